@@ -235,6 +235,13 @@ def _reduce_rows(partials, out):
                 out[j] += partials[c, j]
 
 
+# Serial twins of the parallel kernels (same arithmetic order, so bit-identical):
+# waking worker threads costs more than the whole sum on small inputs.
+_SERIAL_CELLS = 1 << 16
+_fused_serial = nb.njit(_SIG_FUSED, cache=True, nogil=True, fastmath=_FASTMATH)(_fused.py_func)
+_reduce_rows_serial = nb.njit(_SIG_REDUCE, cache=True, nogil=True)(_reduce_rows.py_func)
+
+
 def clip_scale_sum_kernel(grads, weights, clip):
     """Run the kernel; return ``(out, bad)`` (``bad[i] == 1``: row i not finite).
 
@@ -250,8 +257,9 @@ def clip_scale_sum_kernel(grads, weights, clip):
         rows_per_chunk = -(-n_rows // n_chunks)
         n_chunks = -(-n_rows // rows_per_chunk)
         partials = np.empty((n_chunks, n_cols), dtype=np.float64)
-        _fused(grads, weights, float(clip), rows_per_chunk, partials, bad)
-        _reduce_rows(partials, out)
+        serial = n_rows * n_cols < _SERIAL_CELLS
+        (_fused_serial if serial else _fused)(grads, weights, float(clip), rows_per_chunk, partials, bad)
+        (_reduce_rows_serial if serial else _reduce_rows)(partials, out)
     else:
         factors = np.empty(n_rows, dtype=np.float64)
         _factors(grads, weights, float(clip), factors, bad)

@@ -1,0 +1,1 @@
+"""asv benchmark suite for redp (run from benchmarks/: ``asv run --python=same``)."""
