@@ -1,4 +1,4 @@
-"""The ``redp`` command line: demo, synth, score, schema.
+"""The ``redp`` command line: demo, synth, score, schema, experiment.
 
 Exit status is 0 on success and non-zero on any error, with a one-line
 message on stderr naming the column, row or value at fault (``2`` for bad
@@ -155,6 +155,19 @@ def _cmd_schema(args) -> int:
     return 0
 
 
+def _cmd_experiment(args) -> int:
+    from .audit.experiment import run_experiment, write_outputs
+
+    rows = run_experiment(args.dataset, epsilons=args.epsilon, seeds=args.seeds, arms=args.arms, out_dir=args.out,
+                          data_path=args.data, n=args.n, delta=args.delta, synthesizer=args.synthesizer,
+                          progress=not args.quiet)
+    paths = write_outputs(rows, args.out)
+    with open(paths[0]) as f:
+        print(f.read())
+    print("wrote " + ", ".join(paths + [f"{args.out}/runs.csv"]), file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="redp", description="Risk-equalized differentially private synthetic data.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -195,6 +208,18 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("-o", "--output", required=True)
     h.add_argument("--bins", type=int, default=16)
     h.set_defaults(func=_cmd_schema)
+    e = sub.add_parser("experiment", help="uniform vs REPS vs random: attacks by outlierness decile (resumable)")
+    e.add_argument("--dataset", choices=["simulated", "breast-cancer", "adult", "german"], default="simulated")
+    e.add_argument("--data", help="path of the Adult CSV / German Credit file (or their folder)")
+    e.add_argument("--epsilon", type=float, nargs="+", default=[1.0, 3.0, 10.0])
+    e.add_argument("--delta", type=float, default=1e-6)
+    e.add_argument("--seeds", type=int, default=10)
+    e.add_argument("--arms", nargs="+", default=["uniform", "reps", "random"], choices=["uniform", "reps", "random"])
+    e.add_argument("--synthesizer", choices=["marginal", "mixture"], default="marginal")
+    e.add_argument("--n", type=int, default=None, help="simulated population size (default 10,000)")
+    e.add_argument("--out", required=True, help="output folder (runs.csv is appended to: re-running resumes)")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=_cmd_experiment)
     return p
 
 

@@ -45,6 +45,7 @@ def simulate(
     n_levels: int = 5,
     outlier_fraction: float = 0.02,
     magnitude: float = 5.0,
+    bins: int = 16,
     rng=None,
 ):
     """Gaussian bulk plus injected outliers, with ground-truth labels.
@@ -71,7 +72,7 @@ def simulate(
     direction = g.standard_normal((n_out, n_continuous))
     direction /= np.linalg.norm(direction, axis=1, keepdims=True)
     X[is_outlier] += magnitude * direction
-    schema = simulated_schema(n_continuous, n_categorical, n_levels)
+    schema = simulated_schema(n_continuous, n_categorical, n_levels, bins=bins)
     table = {f"x{j}": np.clip(X[:, j], -8.0, 8.0) for j in range(n_continuous)}
     levels = np.array([chr(ord("a") + i) for i in range(n_levels)])
     p = np.geomspace(1.0, 0.05, n_levels)

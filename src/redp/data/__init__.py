@@ -21,7 +21,7 @@ from importlib import resources
 
 __all__ = ["load_schema", "schema_description", "SCHEMAS"]
 
-SCHEMAS = ("adult", "german_credit")
+SCHEMAS = ("adult", "german_credit", "breast_cancer")
 
 
 def _read(name: str) -> dict:
@@ -31,7 +31,7 @@ def _read(name: str) -> dict:
 
 
 def load_schema(name: str):
-    """The public :class:`~redp.schema.Schema` of a benchmark dataset (``"adult"`` or ``"german_credit"``)."""
+    """The public :class:`~redp.schema.Schema` of a benchmark dataset (``"adult"``, ``"german_credit"`` or ``"breast_cancer"``)."""
     from ..schema import Schema
 
     return Schema.from_dict(_read(name))
