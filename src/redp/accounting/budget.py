@@ -168,10 +168,15 @@ class Budget:
         parts = [_round_down(self.rho * f) for f in fr]
 
         def fits(ps):
-            seq = 0.0
-            for p in ps:
-                seq += p
-            return seq <= self.rho and math.fsum(ps) <= self.rho
+            for order in (ps, ps[::-1], sorted(ps), sorted(ps, reverse=True)):
+                seq = 0.0
+                for p in order:
+                    seq += p
+                if seq > self.rho:
+                    return False
+            # the ledger adds in call order, callers may add in any: check the usual orders too
+            orders = (ps[::-1], sorted(ps), sorted(ps, reverse=True))
+            return seq <= self.rho and math.fsum(ps) <= self.rho and all(sum(o) <= self.rho for o in orders)
 
         while not fits(parts):
             parts = [_round_down(p) for p in parts]
