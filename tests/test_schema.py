@@ -305,7 +305,7 @@ def test_json_errors():
 @pytest.mark.parametrize("name", SCHEMAS)
 def test_packaged_schemas_load(name):
     s = load_schema(name)
-    assert len(s.names) == {"adult": 15, "german_credit": 21}[name]
+    assert len(s.names) == {"adult": 15, "german_credit": 21, "breast_cancer": 31}[name]
     assert Schema.from_json(s.to_json()) == s
 
 

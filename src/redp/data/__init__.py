@@ -8,7 +8,7 @@ Examples
 --------
 >>> from redp.data import load_schema, SCHEMAS
 >>> SCHEMAS
-('adult', 'german_credit')
+('adult', 'german_credit', 'breast_cancer')
 >>> s = load_schema("adult")
 >>> len(s.names), s.columns["age"]
 (15, Integer(lower=17, upper=90, bins=16))
