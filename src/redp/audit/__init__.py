@@ -13,6 +13,10 @@ its outputs are **not** differentially private and are for evaluation only.
   :func:`epsilon_from_scores`, :func:`clopper_pearson`, :func:`beta_ppf`.
 - :mod:`.utility`: :func:`tvd_1way`, :func:`tvd_2way`,
   :func:`correlation_difference`, :func:`tstr`, :func:`utility_report`.
+- :mod:`.mechanism_audit`: :func:`audit_gaussian_measurement`,
+  :func:`audit_dpsgd_step`, :func:`audit_scores` (empirical epsilon lower bounds
+  on worst-case neighbouring pairs, checked against the claimed per-record epsilon).
+- :mod:`.experiment`: the uniform / REPS / random experiment (``redp experiment``).
 
 Examples
 --------
@@ -32,6 +36,7 @@ True
 """
 
 from .attacks import ATTACKS, dcr, density_ratio, run_attacks
+from .mechanism_audit import AuditResult, audit_dpsgd_step, audit_gaussian_measurement, audit_scores
 from .bounds import beta_ppf, betainc, clopper_pearson, epsilon_from_scores, epsilon_lower_bound
 from .metrics import AttackReport, advantage, attack_report, roc_auc, roc_curve, tpr_at_fpr
 from .shadow import ShadowResult, shadow
@@ -40,6 +45,10 @@ from .utility import correlation_difference, tstr, tvd_1way, tvd_2way, utility_r
 __all__ = [
     "ATTACKS",
     "AttackReport",
+    "AuditResult",
+    "audit_dpsgd_step",
+    "audit_gaussian_measurement",
+    "audit_scores",
     "ShadowResult",
     "advantage",
     "attack_report",

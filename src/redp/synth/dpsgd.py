@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import accounting, mechanisms
 from .._validation import as_generator, check_epsilon, check_int, check_real
-from ..errors import BudgetExceededError, InputTypeError, PrivacyParameterError
+from ..errors import BudgetExceededError, InputTypeError, ParameterError, PrivacyParameterError
 
 __all__ = ["WeightedDPSGD", "calibrate_noise_multiplier", "individual_sampling_epsilon"]
 
@@ -66,12 +66,12 @@ def _check_weights(weights, n, func, name="weights"):
     w = np.ascontiguousarray(w, dtype=np.float64)
     if w.ndim != 1 or (n is not None and w.shape[0] != n):
         want = "(n,)" if n is None else f"({n},)"
-        raise ValueError(
+        raise ParameterError(
             f"The '{name}' parameter of {func} must have shape {want}. Got shape {w.shape} instead."
         )
     if w.size and (not np.all(np.isfinite(w)) or w.min() < 0.0 or w.max() > 1.0):
         bad = float(w[~(np.isfinite(w) & (w >= 0.0) & (w <= 1.0))][0])
-        raise ValueError(
+        raise ParameterError(
             f"The '{name}' parameter of {func} must have every entry in [0.0, 1.0]. "
             f"Got {bad!r} instead."
         )
@@ -418,7 +418,7 @@ class WeightedDPSGD:
         n = check_int(n, "n", func, low=0)
         if self.influence == "sample":
             if weights is None:
-                raise ValueError(
+                raise ParameterError(
                     f"The 'weights' parameter of {func} is required with influence='sample'. "
                     "Got None instead."
                 )
