@@ -10,7 +10,7 @@ import numbers
 
 import numpy as np
 
-from .errors import InputTypeError, PrivacyParameterError
+from .errors import InputTypeError, ParameterError, PrivacyParameterError
 
 
 def _is_real_number(x) -> bool:
@@ -31,7 +31,7 @@ def check_int(value, name: str, func: str, *, low: int | None = None, high: int 
     lo = "-inf" if low is None else str(low)
     hi = "inf)" if high is None else f"{high}]"
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(
+        raise ParameterError(
             f"The '{name}' parameter of {func} must be an int in the range [{lo}, {hi}. "
             f"Got {value} instead."
         )
@@ -47,7 +47,7 @@ def check_real(
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
-    error=ValueError,
+    error=ParameterError,
 ) -> float:
     """Return ``value`` as a finite float inside the given interval or raise ``error``.
 

@@ -23,7 +23,9 @@ __all__ = [
     "DomainTooLargeError",
     "NumericalPrecisionError",
     "NotFittedError",
+    "ParameterError",
     "InsecureRandomnessWarning",
+    "WeakPrivacyWarning",
     "NonPrivateInputWarning",
 ]
 
@@ -70,6 +72,14 @@ class NumericalPrecisionError(RedpError, ArithmeticError):
 
 class NotFittedError(RedpError, ValueError):
     """The estimator must be fitted before this call."""
+
+
+class ParameterError(RedpError, ValueError):
+    """A size, count, seed or other non-privacy argument is outside its allowed range."""
+
+
+class WeakPrivacyWarning(UserWarning):
+    """The privacy parameters are valid but give a weak guarantee (e.g. delta > 1/n)."""
 
 
 class InsecureRandomnessWarning(UserWarning):

@@ -59,7 +59,7 @@ from fractions import Fraction
 import numpy as np
 
 from ._validation import check_epsilon, check_int, check_real
-from .errors import InputTypeError, InsecureRandomnessWarning, PrivacyParameterError
+from .errors import InputTypeError, InsecureRandomnessWarning, ParameterError, PrivacyParameterError
 
 __all__ = [
     "SECURE",
@@ -151,7 +151,7 @@ def resolve_rng(rng=None, func: str = "resolve_rng"):
         isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_))
     ):
         if isinstance(rng, numbers.Integral) and int(rng) < 0:
-            raise ValueError(
+            raise ParameterError(
                 f"The 'rng' parameter of {func} must be a non-negative int seed. Got {rng!r} instead."
             )
         _warn_insecure(func)
@@ -177,7 +177,7 @@ def _check_shape(shape, func: str) -> tuple[int, ...]:
         )
     shape = tuple(int(s) for s in shape)
     if any(s < 0 for s in shape):
-        raise ValueError(
+        raise ParameterError(
             f"The 'shape' parameter of {func} must have non-negative entries. Got {shape!r} instead."
         )
     return shape
@@ -438,10 +438,10 @@ def gumbel_max(scores, epsilon, sensitivity=1.0, rng=None):
             f"Got dtype {s.dtype} with shape {s.shape} instead."
         )
     if s.shape[0] == 0:
-        raise ValueError(f"The 'scores' parameter of {func} must have at least one entry. Got 0 instead.")
+        raise ParameterError(f"The 'scores' parameter of {func} must have at least one entry. Got 0 instead.")
     s = s.astype(np.float64)
     if not np.isfinite(s).all():
-        raise ValueError(
+        raise ParameterError(
             f"The 'scores' parameter of {func} must be finite. Got a NaN or inf at index "
             f"{int(np.flatnonzero(~np.isfinite(s))[0])} instead."
         )
@@ -451,7 +451,7 @@ def gumbel_max(scores, epsilon, sensitivity=1.0, rng=None):
     with np.errstate(over="ignore"):
         logits = s * (epsilon / (2.0 * sensitivity))
     if not np.isfinite(logits).all():
-        raise ValueError(
+        raise ParameterError(
             f"The scaled scores of {func} overflow (epsilon * scores / (2 * sensitivity) is not "
             "finite). Rescale the scores."
         )
@@ -482,7 +482,7 @@ def _check_grads_weights(per_sample_grads, weights, clip, func):
             f"Got dtype {g.dtype} instead."
         )
     if g.ndim != 2:
-        raise ValueError(
+        raise ParameterError(
             f"The 'per_sample_grads' parameter of {func} must be 2-d (B, p). Got shape {g.shape} instead."
         )
     if g.dtype not in (np.float32, np.float64):
@@ -495,14 +495,14 @@ def _check_grads_weights(per_sample_grads, weights, clip, func):
             f"{w.dtype} instead."
         )
     if w.shape != (g.shape[0],):
-        raise ValueError(
+        raise ParameterError(
             f"The 'weights' parameter of {func} must have shape (B,) = ({g.shape[0]},) to match "
             f"per_sample_grads. Got shape {w.shape} instead."
         )
     w = np.ascontiguousarray(w, dtype=np.float64)
     if w.size and not (np.all(w >= 0.0) and np.all(w <= 1.0)):  # NaN fails both
         bad = int(np.flatnonzero(~((w >= 0.0) & (w <= 1.0)))[0])
-        raise ValueError(
+        raise ParameterError(
             f"The 'weights' parameter of {func} must lie in [0, 1]. Got {float(w[bad])!r} at index "
             f"{bad} instead."
         )
@@ -557,7 +557,7 @@ def clip_scale_sum(per_sample_grads, weights, C):
     out, bad = clip_scale_sum_kernel(g, w, clip)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
+        raise ParameterError(
             f"The 'per_sample_grads' parameter of {func} must be finite. Got a NaN or inf in row "
             f"{row} instead."
         )

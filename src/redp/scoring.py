@@ -54,6 +54,9 @@ def _encoded_norm_bound(schema) -> float:
 
     return float(np.sqrt(sum(0.5 if isinstance(c, Categorical) else 1.0 for c in schema.columns.values())))
 
+#: Smallest threshold :meth:`tau` returns (a public constant, far below any real distance).
+TAU_FLOOR = 1e-12
+
 
 class _Scorer:
     reference_scores_: np.ndarray
@@ -71,9 +74,13 @@ class _Scorer:
         """Public threshold: the ``quantile`` of the reference scores (post-processing of theta).
 
         The quantile is taken over theta's own points, never over the private data.
+        It is floored at the public constant :data:`TAU_FLOOR` (> 0): when most
+        reference points coincide the quantile is 0, and the weight maps need
+        ``tau > 0`` (records at distance 0 keep weight 1, the others get the
+        limit weight).
         """
         self._check_fitted()
-        return float(np.quantile(self.reference_scores_, quantile))
+        return max(float(np.quantile(self.reference_scores_, quantile)), TAU_FLOOR)
 
 
 class ReferenceKNNScorer(_Scorer):
@@ -205,7 +212,7 @@ class HistogramDensityScorer(_Scorer):
         """Quantile of the score distribution implied by the noisy counts."""
         self._check_fitted()
         i = int(np.searchsorted(self._cum_mass, quantile, side="left"))
-        return float(self._sorted_scores[min(i, len(self._sorted_scores) - 1)])
+        return max(float(self._sorted_scores[min(i, len(self._sorted_scores) - 1)]), TAU_FLOOR)
 
     def score(self, X) -> np.ndarray:
         """Surprisal of each record's cell under the noisy histogram."""

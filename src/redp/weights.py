@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import as_generator, check_real
-from .errors import InputTypeError
+from .errors import InputTypeError, ParameterError
 
 __all__ = [
     "inverse_weights",
@@ -39,11 +39,11 @@ def _scores(scores, func: str) -> np.ndarray:
         raise InputTypeError(f"The 'scores' parameter of {func} must be numeric. Got dtype {s.dtype} instead.")
     s = s.astype(np.float64, copy=False)
     if s.ndim != 1:
-        raise ValueError(f"The 'scores' parameter of {func} must be 1-D. Got shape {s.shape} instead.")
+        raise ParameterError(f"The 'scores' parameter of {func} must be 1-D. Got shape {s.shape} instead.")
     bad = ~np.isfinite(s) | (s < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
+        raise ParameterError(
             f"The 'scores' parameter of {func} must be finite and >= 0. Got {float(s[i])!r} at index {i} instead."
         )
     return s
@@ -218,7 +218,7 @@ def equalize_weights(
     tau = _tau(tau, func)
     w_min = _w_min(w_min, func)
     if (full_batch_rho is None) == (dpsgd is None):
-        raise ValueError(f"{func} needs exactly one of 'full_batch_rho' or 'dpsgd'.")
+        raise ParameterError(f"{func} needs exactly one of 'full_batch_rho' or 'dpsgd'.")
     levels = np.arange(grid + 1, dtype=np.float64) / grid
     kwargs = dict(full_batch=full_batch_rho, dpsgd=dpsgd, uniform_rho=uniform_rho, grid=grid)
     eps_grid = np.asarray(per_record_epsilon(levels, delta, **kwargs), dtype=np.float64)
