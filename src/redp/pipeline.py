@@ -261,47 +261,158 @@ class REPS:
             return MarginalSynthesizer(noise=self.noise)
         return MixtureSynthesizer()
 
-    def _weights(self, scores, tau, rho_1, rho_2, synth, perm_rng):
-        from . import weights as W
+    def _weight_config(self) -> "_WeightConfig":
+        return _WeightConfig(self.weighting, self.gamma, self.w_min, self.delta)
 
-        if callable(self.weighting):
-            w = np.asarray(self.weighting(scores, tau), dtype=np.float64)
-            if w.shape != scores.shape or not np.all((w >= self.w_min - 1e-12) & (w <= 1.0)):
-                raise ValueError(f"The 'weighting' callable must return {scores.shape[0]} weights in [w_min, 1].")
-            return w
-        kind = self.weighting
-        if kind == "inverse" or kind == "random":
-            w = W.inverse_weights(scores, tau, gamma=self.gamma, w_min=self.w_min)
-            return W.random_weights(w, perm_rng) if kind == "random" else w
-        if kind == "exponential":
-            return W.exponential_weights(scores, tau, w_min=self.w_min)
-        if kind == "sigmoid":
-            return W.sigmoid_weights(scores, tau, w_min=self.w_min)
-        if kind == "equalize":
-            if getattr(synth, "is_dpsgd", False):
-                raise ValueError("weighting='equalize' with the mixture synthesizer needs its DP-SGD schedule before fit; use 'inverse'.")
-            return W.equalize_weights(scores, tau, self.delta, w_min=self.w_min, full_batch_rho=rho_2, uniform_rho=rho_1)
-        raise AssertionError(kind)
+    def _weights(self, scores, tau, rho_1, rho_2, synth, perm_rng):
+        return _compute_weights(self._weight_config(), scores, tau, rho_1, rho_2,
+                                getattr(synth, "is_dpsgd", False), perm_rng)
 
     # -- the three calls ------------------------------------------------------
-    def fit(self, data) -> "REPS":
+    def fit(self, data, *, chunk_rows: int | None = None, progress=None) -> "REPS":
         """Spend the budget: score privately, weight, and fit the weighted synthesizer.
+
+        With the marginal synthesizer and the reference-kNN scorer (the
+        defaults) or ``weighting="uniform"``, the fit is a map-reduce over
+        chunks of rows: pass 1 sums the stage-1 sufficient statistics and fits
+        the stage-1 synthesizer from them; pass 2 scores each chunk
+        (record-local), weights it and sums the weighted stage-2 statistics
+        (``weighting="random"`` or a callable add a third pass, since their
+        weights need all scores). DP noise is added once, to the sums. Memory
+        does not grow with the number of rows beyond the per-record scores,
+        weights and epsilons (float64 each), and the noisy statistics are
+        identical, bit for bit, for any chunking (and on Dask) given the seed.
 
         Parameters
         ----------
-        data : pandas.DataFrame, dict of arrays, or 2-D array (columns in schema order)
+        data : table, path, iterable of chunks, or dask DataFrame
+            A pandas DataFrame, dict of arrays or 2-D array (columns in schema
+            order); a path to a ``.npy`` (2-D), ``.csv`` or ``.parquet`` file;
+            an ``np.memmap``; an iterable of such tables (or a callable
+            returning a fresh iterator); or a ``dask.dataframe.DataFrame``
+            (see :mod:`redp.distributed`). Inputs that are not in memory need
+            the marginal synthesizer and the ``"reference_knn"`` scorer (or
+            ``weighting="uniform"``).
+        chunk_rows : int, optional
+            Rows per chunk (default :data:`redp.sources.DEFAULT_CHUNK_ROWS`).
+        progress : callable, optional
+            ``progress(stage)`` is called when a stage starts (stage names as in
+            :attr:`fit_timings_`); for benchmarks and progress bars.
 
         Returns
         -------
         self
         """
+        from .sources import DEFAULT_CHUNK_ROWS, as_source, is_chunked_input
+
+        chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else check_int(chunk_rows, "chunk_rows", "REPS.fit", low=1)
+        scorer = None if self.weighting == "uniform" else self._make_scorer()
+        synth = self._make_synthesizer()
+        for m in (synth, getattr(scorer, "synthesizer", None)):
+            if hasattr(m, "check_domain"):  # domain explosion refused before any input is opened
+                m.check_domain(self.schema)
+        if _is_dask_collection(data):
+            from .distributed import DaskRunner
+
+            self._require_streamable(scorer, synth, "a dask DataFrame")
+            return self._fit_streaming(DaskRunner(data, self.schema, self.strict), scorer, synth, "pandas", progress)
+        if _streamable(scorer, synth):
+            source = as_source(data, self.schema, chunk_rows)
+            try:
+                runner = LocalRunner(source, self.schema, self.strict, chunk_rows)
+                return self._fit_streaming(runner, scorer, synth, None, progress)
+            finally:
+                source.close()
+        if is_chunked_input(data):
+            self._require_streamable(scorer, synth, "a path, memory map or iterator of chunks")
+        return self._fit_in_memory(data, scorer, synth)
+
+    def _require_streamable(self, scorer, synth, what):
+        if not _streamable(scorer, synth):
+            raise InputTypeError(
+                f"REPS.fit on {what} supports the marginal synthesizer with the 'reference_knn' scorer (or "
+                f"weighting='uniform'), whose statistics add up over chunks. Got synthesizer={type(synth).__name__} "
+                f"and scorer={type(scorer).__name__ if scorer is not None else None} instead. Load the data into "
+                f"memory for the mixture synthesizer or the other scorers."
+            )
+
+    def _fit_streaming(self, runner, scorer, synth, output_kind, progress) -> "REPS":
+        """Map-reduce fit (see :meth:`fit`): the one code path of local, chunked and Dask inputs."""
+        from .accounting import Budget, per_record_epsilon
+        from .synth import MarginalSynthesizer
+
+        timings = {}
+        clock = _StageClock(timings, progress)
+        runner.clock = clock
+        noise_1, noise_2, perm_rng, sample_rng = self._streams()
+        budget = Budget(epsilon=self.epsilon, delta=self.delta)
+        if scorer is None:
+            rho_1, rho_2 = 0.0, budget.rho
+        else:
+            rho_1, rho_2 = budget.split([self.score_fraction, 1.0 - self.score_fraction])
+        ledger = budget.ledger()
+        ledger.check(rho_1 + rho_2)
+        synth.check_domain(self.schema)  # refused before any pass over the data
+        scores = tau = None
+        if scorer is not None:
+            synth_1 = scorer.synthesizer if scorer.synthesizer is not None else MarginalSynthesizer()
+            synth_1.check_domain(self.schema)
+            stats_1, n, clamped = runner.statistics(synth_1, None, stage="stage-1 statistics")
+            with clock("stage-1 fit"):
+                ledger.spend(rho_1, name=f"stage 1: {type(scorer).__name__}")
+                _fit_reference_scorer(scorer, synth_1, stats_1, rho_1, noise_1)
+                del stats_1
+                tau = scorer.tau(self.tau_quantile)
+            cfg = self._weight_config()
+            if cfg.record_local:
+                wmap = _WeightMap(cfg, float(tau), float(rho_1), float(rho_2))
+                stats_2, scores, weights = runner.score_weight_statistics(scorer, wmap, synth, n)
+            else:
+                scores = runner.scores(scorer, n)
+                with clock("weighting"):
+                    weights = self._weights(scores, tau, rho_1, rho_2, synth, perm_rng)
+                stats_2, _, _ = runner.statistics(synth, weights, stage="stage-2 statistics")
+        else:
+            stats_2, n, clamped = runner.statistics(synth, None, stage="stage-2 statistics")
+            weights = np.ones(n, dtype=np.float64)
+        with clock("measurement"):
+            ledger.spend(rho_2, name=f"stage 2: weighted {type(synth).__name__}")
+            synth.fit_from_statistics(stats_2, self.schema, rho=rho_2, rng=noise_2)
+            del stats_2
+        with clock("accounting"):
+            eps_i = per_record_epsilon(weights, self.delta, full_batch=rho_2, uniform_rho=rho_1)
+            self._finish(scorer, synth, sample_rng, ledger, rho_1, rho_2, tau, weights, scores, eps_i, clamped)
+        self._output_kind = output_kind or getattr(runner, "output_kind", "dict")
+        self.fit_timings_ = timings
+        self.fit_chunks_ = getattr(runner, "n_chunks", None)
+        return self
+
+    def _finish(self, scorer, synth, sample_rng, ledger, rho_1, rho_2, tau, weights, scores, eps_i, clamped):
+        self.scorer_ = scorer
+        self.synthesizer_ = synth
+        self._sample_rng = sample_rng
+        self.report_ = PrivacyReport(
+            epsilon=float(ledger.epsilon(self.delta)),
+            delta=self.delta,
+            rho_total=float(rho_1 + rho_2),
+            rho_scoring=float(rho_1),
+            rho_synthesis=float("nan") if getattr(synth, "is_dpsgd", False) else float(rho_2),
+            ledger=[_entry_dict(e) for e in ledger.entries],
+            tau=None if tau is None else float(tau),
+            per_record_epsilon=np.asarray(eps_i, dtype=np.float64),
+            weights=weights,
+            scores=scores,
+            by_decile=_decile_summary(scores, weights, np.asarray(eps_i)),
+            clamped=dict(clamped or {}),
+        )
+
+    def _fit_in_memory(self, data, scorer, synth) -> "REPS":
+        """Whole-table fit, for the mixture synthesizer and the scorers without additive statistics."""
         from .accounting import DEFAULT_ORDERS, Budget, per_record_epsilon, subsampled_gaussian_rdp
 
         table, validation = self.schema.validate(data, strict=self.strict)  # raises before any spend
         n = len(next(iter(table.values())))
         self._output_kind = _output_kind(data)
-        scorer = None if self.weighting == "uniform" else self._make_scorer()
-        synth = self._make_synthesizer()
         noise_1, noise_2, perm_rng, sample_rng = self._streams()
 
         budget = Budget(epsilon=self.epsilon, delta=self.delta)
@@ -336,24 +447,9 @@ class REPS:
             ledger.spend(rho_2, name=f"stage 2: weighted {type(synth).__name__}")
             synth.fit(table, self.schema, weights, rho=rho_2, rng=noise_2)
             eps_i = per_record_epsilon(weights, self.delta, full_batch=rho_2, uniform_rho=rho_1)
-
-        self.scorer_ = scorer
-        self.synthesizer_ = synth
-        self._sample_rng = sample_rng
-        self.report_ = PrivacyReport(
-            epsilon=float(ledger.epsilon(self.delta)),
-            delta=self.delta,
-            rho_total=float(rho_1 + rho_2),
-            rho_scoring=float(rho_1),
-            rho_synthesis=float("nan") if getattr(synth, "is_dpsgd", False) else float(rho_2),
-            ledger=[_entry_dict(e) for e in ledger.entries],
-            tau=None if tau is None else float(tau),
-            per_record_epsilon=np.asarray(eps_i, dtype=np.float64),
-            weights=weights,
-            scores=scores,
-            by_decile=_decile_summary(scores, weights, np.asarray(eps_i)),
-            clamped=dict(getattr(validation, "clamped", {}) or {}),
-        )
+        self._finish(scorer, synth, sample_rng, ledger, rho_1, rho_2, tau, weights, scores, eps_i,
+                     getattr(validation, "clamped", {}))
+        self.fit_timings_, self.fit_chunks_ = {}, None
         return self
 
     def _check_fitted(self):
@@ -369,6 +465,9 @@ class REPS:
         self._check_fitted()
         n = check_int(n, "n", "REPS.sample", low=1)
         g = self._sample_rng if rng is None else as_generator(rng, "REPS.sample")
+        blocks = getattr(self.synthesizer_, "sample_blocks", None)
+        if self._output_kind == "array" and blocks is not None:
+            return _blocks_to_array(blocks(n, rng=g), self.schema)
         return _to_output(self.synthesizer_.sample(n, rng=g), self.schema, self._output_kind)
 
     def privacy_report(self) -> PrivacyReport:
@@ -426,14 +525,289 @@ def _output_kind(data) -> str:
     return "dict"
 
 
+def _blocks_to_array(blocks, schema) -> np.ndarray:
+    """Fill the (n, d) output of ``sample`` block by block (one copy of the rows in memory)."""
+    out = None
+    for lo, hi, n, block in blocks:
+        cols = [np.asarray(block[name]) for name in schema.names]
+        if out is None:
+            numeric = all(c.dtype.kind in "fiub" for c in cols)
+            out = np.empty((n, len(cols)), dtype=np.float64 if numeric else object)
+        for j, c in enumerate(cols):
+            out[lo:hi, j] = c
+    return out
+
+
 def _to_output(table: dict, schema, kind: str):
     if kind == "pandas":
         import pandas as pd
 
         return pd.DataFrame({name: table[name] for name in schema.names})
     if kind == "array":
-        cols = [np.asarray(table[name]) for name in schema.names]
-        if all(c.dtype.kind in "fiub" for c in cols):
-            return np.column_stack([c.astype(np.float64) for c in cols])
-        return np.column_stack([c.astype(object) for c in cols])
+        numeric = all(np.asarray(table[name]).dtype.kind in "fiub" for name in schema.names)
+        out = np.empty((len(table[schema.names[0]]), len(schema.names)), dtype=np.float64 if numeric else object)
+        for j, name in enumerate(schema.names):  # column by column, freeing each: peak ~ one table, not two
+            out[:, j] = table.pop(name)
+        return out
     return {name: table[name] for name in schema.names}
+
+
+# ---------------------------------------------------------------------------
+# the map-reduce fit: weights, per-chunk work, local runner
+# ---------------------------------------------------------------------------
+
+_RECORD_LOCAL = ("inverse", "exponential", "sigmoid", "equalize")
+
+
+@dataclass(frozen=True)
+class _WeightConfig:
+    """What the weight map needs from a REPS configuration (picklable unless ``weighting`` is a callable)."""
+
+    weighting: object
+    gamma: float
+    w_min: float
+    delta: float
+
+    @property
+    def record_local(self) -> bool:
+        """Each weight depends on its own score only (and public values): computable chunk by chunk."""
+        return isinstance(self.weighting, str) and self.weighting in _RECORD_LOCAL
+
+
+def _compute_weights(cfg: _WeightConfig, scores, tau, rho_1, rho_2, is_dpsgd, perm_rng):
+    from . import weights as W
+
+    if callable(cfg.weighting):
+        w = np.asarray(cfg.weighting(scores, tau), dtype=np.float64)
+        if w.shape != scores.shape or not np.all((w >= cfg.w_min - 1e-12) & (w <= 1.0)):
+            raise ValueError(f"The 'weighting' callable must return {scores.shape[0]} weights in [w_min, 1].")
+        return w
+    kind = cfg.weighting
+    if kind == "inverse" or kind == "random":
+        w = W.inverse_weights(scores, tau, gamma=cfg.gamma, w_min=cfg.w_min)
+        return W.random_weights(w, perm_rng) if kind == "random" else w
+    if kind == "exponential":
+        return W.exponential_weights(scores, tau, w_min=cfg.w_min)
+    if kind == "sigmoid":
+        return W.sigmoid_weights(scores, tau, w_min=cfg.w_min)
+    if kind == "equalize":
+        if is_dpsgd:
+            raise ValueError("weighting='equalize' with the mixture synthesizer needs its DP-SGD schedule before fit; use 'inverse'.")
+        return W.equalize_weights(scores, tau, cfg.delta, w_min=cfg.w_min, full_batch_rho=rho_2, uniform_rho=rho_1)
+    raise AssertionError(kind)
+
+
+@dataclass(frozen=True)
+class _WeightMap:
+    """A record-local weight map with its public parameters fixed: ``scores -> weights`` for one chunk."""
+
+    cfg: _WeightConfig
+    tau: float
+    rho_1: float
+    rho_2: float
+
+    def __call__(self, scores):
+        return _compute_weights(self.cfg, scores, self.tau, self.rho_1, self.rho_2, False, None)
+
+
+def _streamable(scorer, synth) -> bool:
+    """The configurations whose fit is a map-reduce over chunks (additive statistics, record-local scores)."""
+    from .scoring import ReferenceKNNScorer
+    from .synth.marginal import MarginalSynthesizer
+
+    if not isinstance(synth, MarginalSynthesizer):
+        return False
+    if scorer is None:
+        return True
+    return isinstance(scorer, ReferenceKNNScorer) and (
+        scorer.synthesizer is None or isinstance(scorer.synthesizer, MarginalSynthesizer))
+
+
+def _is_dask_collection(data) -> bool:
+    return type(data).__module__.split(".")[0] in ("dask", "dask_expr") and hasattr(data, "to_delayed")
+
+
+class _StageClock:
+    """``with clock("stage"):`` adds the elapsed time to ``timings[stage]`` and tells ``progress``."""
+
+    def __init__(self, timings: dict, progress=None):
+        self.timings, self.progress = timings, progress
+
+    def __call__(self, stage: str):
+        return _Stage(self, stage)
+
+
+class _Stage:
+    def __init__(self, clock, stage):
+        self.clock, self.stage = clock, stage
+
+    def __enter__(self):
+        import time
+
+        if self.clock.progress is not None:
+            self.clock.progress(self.stage)
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        import time
+
+        t = self.clock.timings
+        t[self.stage] = t.get(self.stage, 0.0) + time.perf_counter() - self.t0
+        return False
+
+
+_NO_CLOCK = _StageClock({}, None)
+
+
+def _fit_reference_scorer(scorer, synth, stats, rho, rng):
+    """Fit a ReferenceKNNScorer from stage-1 statistics, exactly as ``scorer.fit(table)`` would.
+
+    Same streams, same order: (noise, sampling) spawned from ``rng``; the
+    synthesizer is fitted from ``stats`` instead of the table.
+    """
+    fit_statistics = getattr(scorer, "fit_statistics", None)
+    if fit_statistics is not None:  # a scorer that knows how (preferred)
+        return fit_statistics(stats, rho=rho, rng=rng, synthesizer=synth)
+    from ._validation import check_rho
+    from .neighbors import knn
+    from .scoring import _sampling_generator, _spawn
+
+    rho = check_rho(rho, "ReferenceKNNScorer.fit")
+    mechanisms.resolve_rng(rng)
+    noise_rng, sample_rng = _spawn(rng, 2)
+    synth.fit_from_statistics(stats, scorer.schema, rho=rho, rng=noise_rng)
+    reference = scorer.schema.encode_distance(synth.sample(scorer.n_reference, rng=_sampling_generator(sample_rng)))
+    dist, _ = knn(reference, None, k=scorer.k, backend=scorer.backend)
+    scorer.synthesizer_ = synth
+    scorer.reference_ = reference
+    scorer.reference_scores_ = dist.mean(axis=1, dtype=np.float64)
+    scorer.rho = rho
+    return scorer
+
+
+@dataclass
+class ChunkResult:
+    """What one chunk (or Dask partition) contributes to a pass. Private data: stays with the curator."""
+
+    n_rows: int
+    clamped: dict
+    stats: object = None
+    scores: np.ndarray | None = None
+    weights: np.ndarray | None = None
+
+
+def _validate_chunk(schema, raw, strict, offset):
+    try:
+        return schema.validate(raw, strict=strict)
+    except Exception as exc:
+        if offset and hasattr(exc, "add_note"):
+            exc.add_note(f"(row numbers count from the start of the chunk that begins at row {offset} of the input)")
+        raise
+
+
+def process_chunk(raw, schema, strict, *, synth=None, scorer=None, wmap=None, weights=None, offset=0,
+                  weights_offset=None, stats_stage="statistics", clock=None) -> ChunkResult:
+    """The per-chunk work of every pass: validate; score and weight (record-local); count.
+
+    ``weights[weights_offset:weights_offset + n]`` are this chunk's weights (or
+    None); ``wmap`` computes them from this chunk's scores instead. A pure
+    function of its inputs: local passes and Dask partitions call it alike.
+    """
+    clock = clock or _NO_CLOCK
+    with clock("validation"):
+        table, report = _validate_chunk(schema, raw, strict, offset)
+    n = len(next(iter(table.values())))
+    if weights is not None:
+        lo = 0 if weights_offset is None else weights_offset
+        if lo + n > weights.shape[0]:
+            raise ValueError(f"REPS.fit: the input changed between passes (more than {weights.shape[0]} rows).")
+        weights = weights[lo:lo + n]
+    scores = None
+    if scorer is not None:
+        with clock("scoring"):
+            scores = scorer.score(table)
+        if wmap is not None:
+            with clock("weighting"):
+                weights = wmap(scores)
+    stats = None
+    if synth is not None:
+        with clock(stats_stage):
+            stats = synth.statistics(table, schema, weights, validated=True)
+    return ChunkResult(n, dict(report.clamped), stats, scores, weights)
+
+
+def _add_clamped(total: dict, part: dict) -> dict:
+    for k, v in part.items():
+        total[k] = total.get(k, 0) + int(v)
+    return total
+
+
+class LocalRunner:
+    """Passes over a :class:`~redp.sources.ChunkSource` in this process."""
+
+    def __init__(self, source, schema, strict, chunk_rows):
+        self.source, self.schema, self.strict, self.chunk_rows = source, schema, strict, chunk_rows
+        self.clock = _NO_CLOCK
+        self.n_chunks = 0
+
+    @property
+    def output_kind(self):
+        return self.source.output_kind
+
+    def _chunks(self):
+        it = self.source.chunks()
+        while True:
+            with self.clock("reading"):
+                raw = next(it, None)
+            if raw is None:
+                return
+            yield raw
+
+    def _check_n(self, n, expected):
+        if expected is not None and n != expected:
+            raise ValueError(f"REPS.fit: the input changed between passes ({expected} rows, then {n}).")
+
+    def statistics(self, synth, weights, *, stage):
+        from .synth.marginal import MarginalStatistics
+
+        total, n, clamped, chunks = MarginalStatistics.zeros(self.schema.cardinalities, synth.noise), 0, {}, 0
+        for raw in self._chunks():
+            res = process_chunk(raw, self.schema, self.strict, synth=synth, offset=n, stats_stage=stage,
+                                clock=self.clock, weights=weights, weights_offset=n)
+            total += res.stats
+            n += res.n_rows
+            chunks += 1
+            _add_clamped(clamped, res.clamped)
+        self._check_n(n, None if weights is None else weights.shape[0])
+        self.n_chunks = chunks
+        return total, n, clamped
+
+    def scores(self, scorer, n_expected):
+        out, n = np.empty(n_expected, dtype=np.float64), 0
+        for raw in self._chunks():
+            res = process_chunk(raw, self.schema, self.strict, scorer=scorer, offset=n, clock=self.clock)
+            if n + res.n_rows > n_expected:
+                self._check_n(n + res.n_rows, n_expected)
+            out[n:n + res.n_rows] = res.scores
+            n += res.n_rows
+        self._check_n(n, n_expected)
+        return out
+
+    def score_weight_statistics(self, scorer, wmap, synth, n_expected):
+        from .synth.marginal import MarginalStatistics
+
+        total = MarginalStatistics.zeros(self.schema.cardinalities, synth.noise)
+        scores, weights, n = np.empty(n_expected), np.empty(n_expected), 0
+        for raw in self._chunks():
+            res = process_chunk(raw, self.schema, self.strict, synth=synth, scorer=scorer, wmap=wmap, offset=n,
+                                stats_stage="stage-2 statistics", clock=self.clock)
+            if n + res.n_rows > n_expected:
+                self._check_n(n + res.n_rows, n_expected)
+            scores[n:n + res.n_rows] = res.scores
+            weights[n:n + res.n_rows] = res.weights
+            total += res.stats
+            n += res.n_rows
+        self._check_n(n, n_expected)
+        return total, scores, weights
+

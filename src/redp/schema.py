@@ -54,6 +54,7 @@ from .errors import (
     MissingValueError,
     NonPrivateInputWarning,
     OutOfBoundsError,
+    ParameterError,
     SchemaError,
     UnseenCategoryError,
 )
@@ -151,9 +152,18 @@ class Continuous:
         hi = _check_bound(self.upper, "upper", "Continuous")
         if not lo < hi:
             raise SchemaError(f"Continuous needs lower < upper. Got lower={lo!r}, upper={hi!r} instead.")
+        bins = _check_bins(self.bins, lo, hi, "Continuous", integer=False)
+        n_bins = bins if isinstance(bins, int) else len(bins) + 1
+        if not (math.isfinite(hi - lo) and math.isfinite(n_bins / (hi - lo))):
+            # an infinite or subnormal span would turn values into NaN bin codes and encodings
+            raise SchemaError(
+                f"Continuous needs a finite, non-tiny span upper - lower (at most ~1.7e308, and "
+                f"{n_bins} bins / span must be finite). Got lower={lo!r}, upper={hi!r} instead. "
+                f"Rescale the column (e.g. to other units) first."
+            )
         object.__setattr__(self, "lower", lo)
         object.__setattr__(self, "upper", hi)
-        object.__setattr__(self, "bins", _check_bins(self.bins, lo, hi, "Continuous", integer=False))
+        object.__setattr__(self, "bins", bins)
 
     @property
     def cardinality(self) -> int:
@@ -215,6 +225,12 @@ class Integer:
         hi = _check_bound(self.upper, "upper", "Integer", integer=True)
         if not lo < hi:
             raise SchemaError(f"Integer needs lower < upper. Got lower={lo!r}, upper={hi!r} instead.")
+        if lo < -(2**53) or hi > 2**53:
+            # values are handled in float64: beyond 2^53 distinct integers would collide
+            raise SchemaError(
+                f"Integer bounds must lie within [-2**53, 2**53] so every value is exact in float64. "
+                f"Got lower={lo!r}, upper={hi!r} instead. Use Continuous for wider ranges."
+            )
         object.__setattr__(self, "lower", lo)
         object.__setattr__(self, "upper", hi)
         bins = _check_bins(self.bins, lo, hi, "Integer", integer=True)
@@ -787,7 +803,7 @@ class Schema:
             )
         card = np.asarray(self.cardinalities)
         if codes.size and (codes.min() < 0 or np.any(codes.max(axis=0) >= card)):
-            raise ValueError(f"{func}: codes must satisfy 0 <= codes[:, j] < cardinalities[j] = {tuple(card)}.")
+            raise ParameterError(f"{func}: codes must satisfy 0 <= codes[:, j] < cardinalities[j] = {tuple(card)}.")
         return codes
 
     def decode_marginal(self, codes, rng=None) -> dict:
@@ -865,7 +881,7 @@ class Schema:
             spec = self._columns[name]
             c = cat_codes[:, j].astype(np.int64)
             if c.size and (c.min() < 0 or c.max() >= spec.cardinality):
-                raise ValueError(f"decode_mixed: codes of column '{name}' must lie in [0, {spec.cardinality}).")
+                raise ParameterError(f"decode_mixed: codes of column '{name}' must lie in [0, {spec.cardinality}).")
             out[name] = _level_array(spec)[c]
         for j, name in enumerate(self.numeric_names):
             spec = self._columns[name]

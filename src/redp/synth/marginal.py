@@ -65,9 +65,162 @@ from ..schema import Schema
 from .base import Measurement
 from .tree import estimate_total, fit_one_way, fit_pair, kruskal_select, tree_layout
 
-__all__ = ["MarginalSynthesizer", "budget_split"]
+__all__ = ["MarginalSynthesizer", "MarginalStatistics", "budget_split"]
 
 GRID = 256  # public weight grid of the discrete-noise path
+UNIT_BITS = 26
+UNIT = float(1 << UNIT_BITS)  # fixed-point unit of the sufficient statistics: 2**-26 of a record's weight
+SAMPLE_BLOCK = 1 << 16  # rows decoded at a time by sample (part of the seed -> rows contract)
+_MAX_CHUNK_ROWS = 1 << 26  # per-kernel-call rows: partial sums stay below 2**52 units, exact in float64
+
+
+def _to_counts(units: np.ndarray) -> np.ndarray:
+    """Fixed-point units (int64) -> weighted counts (float64); deterministic (one rounding at most)."""
+    return np.asarray(units, dtype=np.float64) / UNIT
+
+
+def _compress(units: np.ndarray, map_a: np.ndarray, map_b: np.ndarray, ca: int, cb: int) -> np.ndarray:
+    """Sum the cells of an int64 (card_a, card_b) table into the compressed (ca, cb) levels, exactly."""
+    if ca == units.shape[0] and cb == units.shape[1]:
+        return units  # no level merged: the maps are the identity
+    out = np.zeros((ca, cb), dtype=np.int64)
+    np.add.at(out, (map_a[:, None], map_b[None, :]), units)
+    return out
+
+
+class MarginalStatistics:
+    """Additive sufficient statistics of the marginal synthesizer: NOT private.
+
+    Weighted 1-way counts of every column and weighted 2-way counts of every
+    candidate column pair, held as int64 in fixed-point units of ``2**-26`` of
+    a record's weight (:meth:`MarginalSynthesizer.weight_units`). Integer sums
+    are associative, so the statistics of a table equal the sum of the
+    statistics of any split of it into chunks or partitions, bit for bit; that
+    is what lets in-memory, chunked and Dask fits give identical noisy
+    measurements for the same seed. Build with
+    :meth:`MarginalSynthesizer.statistics`; add with ``+`` or :meth:`sum`.
+
+    Memory: ``8 * (sum of cardinalities + sum over pairs of card_a * card_b)`` bytes.
+
+    Attributes
+    ----------
+    cardinalities : tuple of int
+    noise : str
+        The synthesizer noise mode the weights were prepared for.
+    n_rows : int
+        Rows counted (private; used only to size per-record arrays).
+    one_way : list of int64 ndarray
+    two_way : dict of (int, int) to int64 ndarray
+        Keys ``(a, b)`` with ``a < b``.
+
+    Examples
+    --------
+    >>> from redp.schema import Schema, Categorical
+    >>> s = Schema({"a": Categorical(["x", "y"])})
+    >>> st = MarginalSynthesizer().statistics({"a": ["x", "x", "y"]}, s)
+    >>> st.counts(0).tolist(), st.n_rows
+    ([2.0, 1.0], 3)
+    """
+
+    __slots__ = ("cardinalities", "noise", "n_rows", "one_way", "two_way")
+
+    def __init__(self, cardinalities, noise, n_rows, one_way, two_way):
+        self.cardinalities = tuple(int(c) for c in cardinalities)
+        self.noise = noise
+        self.n_rows = int(n_rows)
+        self.one_way = list(one_way)
+        self.two_way = dict(two_way)
+
+    def __getstate__(self):
+        return (self.cardinalities, self.noise, self.n_rows, self.one_way, self.two_way)
+
+    def __setstate__(self, state):
+        for k, v in zip(self.__slots__, state):
+            object.__setattr__(self, k, v)
+
+    def __repr__(self):
+        return (f"MarginalStatistics(cardinalities={self.cardinalities}, noise={self.noise!r}, "
+                f"pairs={len(self.two_way)})")
+
+    @classmethod
+    def zeros(cls, cardinalities, noise: str) -> "MarginalStatistics":
+        """Empty statistics (the identity of ``+``)."""
+        card = [int(c) for c in cardinalities]
+        pairs = itertools.combinations(range(len(card)), 2)
+        return cls(card, noise, 0, [np.zeros(c, dtype=np.int64) for c in card],
+                   {(a, b): np.zeros((card[a], card[b]), dtype=np.int64) for a, b in pairs})
+
+    @classmethod
+    def from_codes(cls, codes_t: np.ndarray, cardinalities, units, noise: str) -> "MarginalStatistics":
+        """Statistics of column-major codes ``codes_t`` (``(d, n)``) with per-row ``units`` (None: weight 1)."""
+        card = [int(c) for c in cardinalities]
+        d, n = codes_t.shape
+        out = cls.zeros(card, noise)
+        out.n_rows = n
+        for lo in range(0, n, _MAX_CHUNK_ROWS):
+            hi = min(n, lo + _MAX_CHUNK_ROWS)
+            w = None if units is None else units[lo:hi]
+            shift = UNIT_BITS if units is None else 0  # unweighted: count rows, then scale to units
+            cols = [codes_t[j, lo:hi] for j in range(d)]
+            for j in range(d):
+                out.one_way[j] += weighted_bincount(cols[j], w, card[j]).astype(np.int64) << shift
+            for (a, b), acc in out.two_way.items():
+                acc += weighted_bincount2(cols[a], cols[b], card[a], card[b], w).astype(np.int64) << shift
+        return out
+
+    def _check_compatible(self, other):
+        if not isinstance(other, MarginalStatistics) or other.cardinalities != self.cardinalities \
+                or other.noise != self.noise:
+            raise ValueError(f"Cannot add {other!r} to {self!r}: statistics of different schemas or noise modes.")
+
+    def __add__(self, other) -> "MarginalStatistics":
+        if isinstance(other, int) and other == 0:  # sum() starts from 0
+            return self
+        self._check_compatible(other)
+        return MarginalStatistics(self.cardinalities, self.noise, self.n_rows + other.n_rows,
+                                  [a + b for a, b in zip(self.one_way, other.one_way)],
+                                  {k: v + other.two_way[k] for k, v in self.two_way.items()})
+
+    __radd__ = __add__
+
+    def __iadd__(self, other) -> "MarginalStatistics":
+        self._check_compatible(other)
+        self.n_rows += other.n_rows
+        for a, b in zip(self.one_way, other.one_way):
+            a += b
+        for k, v in self.two_way.items():
+            v += other.two_way[k]
+        return self
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, MarginalStatistics) and self.cardinalities == other.cardinalities
+                and self.noise == other.noise and self.n_rows == other.n_rows
+                and all(np.array_equal(a, b) for a, b in zip(self.one_way, other.one_way))
+                and all(np.array_equal(v, other.two_way[k]) for k, v in self.two_way.items()))
+
+    __hash__ = None
+
+    @staticmethod
+    def sum(parts) -> "MarginalStatistics":
+        """Sum of an iterable of statistics (pairwise, in order)."""
+        parts = list(parts)
+        if not parts:
+            raise ValueError("MarginalStatistics.sum needs at least one part.")
+        while len(parts) > 1:  # tree reduction: same result as any order (integer sums)
+            parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+        return parts[0]
+
+    def counts(self, j: int) -> np.ndarray:
+        """Weighted 1-way counts of column ``j`` (float64)."""
+        return _to_counts(self.one_way[j])
+
+    def pair_units(self, a: int, b: int) -> np.ndarray:
+        """int64 units of the (a, b) table, shape ``(card_a, card_b)`` (either order)."""
+        return self.two_way[(a, b)] if a < b else self.two_way[(b, a)].T
+
+    def pair_counts(self, a: int, b: int) -> np.ndarray:
+        """Weighted 2-way counts of columns ``a`` and ``b`` (float64, ``(card_a, card_b)``)."""
+        return _to_counts(self.pair_units(a, b))
 
 
 def _down(x: float) -> float:
@@ -140,6 +293,10 @@ class MarginalSynthesizer:
         Largest allowed marginal (1-way or candidate 2-way, before compression);
         larger ones raise :class:`~redp.errors.DomainTooLargeError` before any
         noise is drawn.
+    max_total_cells : int, default 50_000_000
+        Largest allowed total of the cells of all candidate 2-way marginals,
+        which the sufficient statistics hold at once (8 bytes each; the default
+        is 400 MB). Checked with ``max_cells``, before any allocation.
     selection_fraction, one_way_fraction : float, default 1/3
         Shares of ``rho`` for tree selection and for the 1-way marginals; the
         rest measures the tree's 2-way marginals. Both in (0, 1), sum < 1.
@@ -160,12 +317,13 @@ class MarginalSynthesizer:
     """
 
     def __init__(self, noise: str = "gaussian", max_cells: int = 1_000_000, selection_fraction: float = 1 / 3,
-                 one_way_fraction: float = 1 / 3, compress: bool = True):
+                 one_way_fraction: float = 1 / 3, compress: bool = True, max_total_cells: int = 50_000_000):
         func = "MarginalSynthesizer"
         if noise not in ("gaussian", "discrete"):
             raise ValueError(f"The 'noise' parameter of {func} must be 'gaussian' or 'discrete'. Got {noise!r} instead.")
         self.noise = noise
         self.max_cells = check_int(max_cells, "max_cells", func, low=1)
+        self.max_total_cells = check_int(max_total_cells, "max_total_cells", func, low=1)
         self.selection_fraction = check_real(selection_fraction, "selection_fraction", func, low=0, high=1,
                                              low_open=True, high_open=True)
         self.one_way_fraction = check_real(one_way_fraction, "one_way_fraction", func, low=0, high=1,
@@ -186,7 +344,8 @@ class MarginalSynthesizer:
     # -- public -------------------------------------------------------------
 
     def check_domain(self, schema: Schema) -> None:
-        """Raise :class:`~redp.errors.DomainTooLargeError` if any candidate marginal exceeds ``max_cells``.
+        """Raise :class:`~redp.errors.DomainTooLargeError` if any candidate marginal exceeds ``max_cells``
+        (or all candidate 2-way marginals together exceed ``max_total_cells``).
 
         Uses only the public schema; ``fit`` calls it before touching the data.
 
@@ -211,6 +370,14 @@ class MarginalSynthesizer:
                 raise DomainTooLargeError(
                     f"The 2-way marginal over columns ({schema.names[a]!r}, {schema.names[b]!r}) has {cells} cells, "
                     f"more than max_cells={self.max_cells}. Use fewer bins or levels, or raise max_cells."
+                )
+            total = sum(card[a] * card[b] for a, b in itertools.combinations(range(len(card)), 2))
+            if total > self.max_total_cells:
+                raise DomainTooLargeError(
+                    f"The {len(card) * (len(card) - 1) // 2} candidate 2-way marginals over {len(card)} columns have "
+                    f"{total} cells in all, more than max_total_cells={self.max_total_cells} "
+                    f"({8 * total / 2**20:.0f} MiB of statistics). Use fewer bins or levels or columns, or raise "
+                    f"max_total_cells."
                 )
 
     def privacy_map(self, weights) -> np.ndarray:
@@ -237,8 +404,74 @@ class MarginalSynthesizer:
         """
         return np.ceil(np.asarray(weights, dtype=np.float64) * GRID) / GRID
 
+    def statistics(self, table, schema: Schema, weights=None, *, validated: bool = False) -> "MarginalStatistics":
+        """Additive sufficient statistics of ``table`` (one chunk of the data): NOT private.
+
+        The weighted 1-way counts of every column and the weighted 2-way counts
+        of every candidate pair, after the schema's marginal codes, in exact
+        fixed-point units (see :class:`MarginalStatistics`). Statistics of
+        disjoint chunks add up (``a + b``) to the statistics of their union, bit
+        for bit, whatever the chunking or order: in-memory, chunked and Dask
+        fits feed :meth:`fit_from_statistics` the same numbers.
+
+        Parameters
+        ----------
+        table : dict of arrays, DataFrame or 2-D array
+            One chunk; validated with ``schema`` unless ``validated=True``.
+        schema : Schema
+        weights : array of float in [0, 1], optional
+            This chunk's per-record weights (default all 1).
+        validated : bool, default False
+            ``table`` is already the output of ``schema.validate``.
+
+        Returns
+        -------
+        MarginalStatistics
+
+        Examples
+        --------
+        >>> from redp.schema import Schema, Categorical
+        >>> s = Schema({"a": Categorical(["x", "y"]), "b": Categorical(["u", "v"])})
+        >>> m = MarginalSynthesizer()
+        >>> one = m.statistics({"a": ["x", "y"], "b": ["u", "u"]}, s, [1.0, 0.5])
+        >>> two = m.statistics({"a": ["y"], "b": ["v"]}, s)
+        >>> both = one + two
+        >>> both.counts(0).tolist(), both.pair_counts(0, 1).tolist()
+        ([1.0, 1.5], [[1.0, 0.0], [0.5, 1.0]])
+        """
+        func = "MarginalSynthesizer.fit"
+        if not isinstance(schema, Schema):
+            raise InputTypeError(f"The 'schema' parameter of {func} must be a redp Schema. Got {type(schema).__name__} instead.")
+        self.check_domain(schema)
+        if not validated:
+            table, _ = schema.validate(table)
+        codes = schema.encode_marginal(table)
+        n = codes.shape[0]
+        units = None if weights is None else self.weight_units(_check_weights(weights, n, func))
+        codes_t = np.ascontiguousarray(codes.T)
+        del codes
+        return MarginalStatistics.from_codes(codes_t, schema.cardinalities, units, self.noise)
+
+    def weight_units(self, weights) -> np.ndarray:
+        """Each record's contribution in fixed-point units of ``2**-26`` (integer-valued float64).
+
+        ``noise="gaussian"`` rounds ``w * 2**26`` *down* (a record never adds
+        more than its weight, so ``privacy_map`` stays an upper bound; the
+        change is below ``1.5e-8``); ``noise="discrete"`` first quantises up to
+        the grid ``1/256`` (exactly representable in units).
+
+        >>> MarginalSynthesizer().weight_units(np.array([1.0, 0.5]))
+        array([67108864., 33554432.])
+        """
+        w = np.asarray(weights, dtype=np.float64)
+        if self.noise == "discrete":
+            return self.quantize_weights(w) * UNIT
+        return np.floor(w * UNIT)
+
     def fit(self, table, schema: Schema, weights=None, *, rho: float, rng) -> "MarginalSynthesizer":
         """Measure weighted marginals with zCDP ``rho`` and build the tree model.
+
+        Equivalent to ``fit_from_statistics(statistics(table, schema, weights), ...)``.
 
         Parameters
         ----------
@@ -256,31 +489,68 @@ class MarginalSynthesizer:
         -------
         self
         """
-        from .. import mechanisms
-
         func = "MarginalSynthesizer.fit"
         if not isinstance(schema, Schema):
             raise InputTypeError(f"The 'schema' parameter of {func} must be a redp Schema. Got {type(schema).__name__} instead.")
         rho = check_rho(rho, func)
         self.check_domain(schema)  # before anything touches the data or the noise
-        table, _ = schema.validate(table)
-        codes = schema.encode_marginal(table)
-        n, d = codes.shape
-        w = _check_weights(weights, n, func)
-        if self.noise == "discrete":
-            w = self.quantize_weights(w)
-        codes_t = np.ascontiguousarray(codes.T)  # one contiguous row per column
-        del codes
+        stats = self.statistics(table, schema, weights)
+        return self.fit_from_statistics(stats, schema, rho=rho, rng=rng)
+
+    def fit_from_statistics(self, stats: "MarginalStatistics", schema: Schema, *, rho: float,
+                            rng) -> "MarginalSynthesizer":
+        """Spend ``rho`` on noisy marginals of ``stats``, select the tree and post-process.
+
+        The only step of a fit that is private: it adds the DP noise (once, from
+        ``rng``), runs the private tree selection and builds the consistent
+        model. ``stats`` is the sum of :meth:`statistics` over the chunks (or
+        partitions) of the data.
+
+        Parameters
+        ----------
+        stats : MarginalStatistics
+            From :meth:`statistics` with this synthesizer's ``noise`` mode.
+        schema : Schema
+        rho : float
+            zCDP budget at weight 1.
+        rng : numpy Generator, int, None or "secure"
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> from redp.schema import Schema, Categorical
+        >>> s = Schema({"a": Categorical(["x", "y"]), "b": Categorical(["u", "v"])})
+        >>> m = MarginalSynthesizer()
+        >>> parts = [m.statistics({"a": ["x", "y"] * 50, "b": ["u", "v"] * 50}, s) for _ in range(3)]
+        >>> m.fit_from_statistics(sum(parts[1:], parts[0]), s, rho=1.0, rng=0).edges_
+        [('a', 'b')]
+        """
+        from .. import mechanisms
+
+        func = "MarginalSynthesizer.fit_from_statistics"
+        if not isinstance(schema, Schema):
+            raise InputTypeError(f"The 'schema' parameter of {func} must be a redp Schema. Got {type(schema).__name__} instead.")
+        rho = check_rho(rho, func)
+        self.check_domain(schema)
         card = [int(c) for c in schema.cardinalities]
+        if not isinstance(stats, MarginalStatistics):
+            raise InputTypeError(f"The 'stats' parameter of {func} must be a MarginalStatistics. Got {type(stats).__name__} instead.")
+        if tuple(stats.cardinalities) != tuple(card) or stats.noise != self.noise:
+            raise ValueError(
+                f"The 'stats' parameter of {func} must come from statistics() with this schema and noise={self.noise!r}. "
+                f"Got cardinalities {tuple(stats.cardinalities)} and noise={stats.noise!r} instead."
+            )
+        d = len(card)
         noise_rng = _noise_rng(rng)
-        scale = GRID if self.noise == "discrete" else 1
-        w_scaled = w * scale  # integers on the discrete path
 
         def measure(hist, sigma):
-            """``hist`` (weighted with ``w_scaled``) + noise of std ``sigma`` in count units."""
+            """``hist`` (weighted counts) + noise of std ``sigma`` in count units."""
             if self.noise == "discrete":
                 z = np.asarray(mechanisms.discrete_gaussian(hist.shape, sigma * GRID, noise_rng), dtype=np.float64)
-                return (np.rint(hist) + z) / GRID
+                return (np.rint(hist * GRID) + z) / GRID
             return hist + np.asarray(mechanisms.gaussian_noise(hist.shape, sigma, noise_rng), dtype=np.float64)
 
         r1, rs, r2 = budget_split(rho, d, self.one_way_fraction, self.selection_fraction)
@@ -290,8 +560,7 @@ class MarginalSynthesizer:
         sigma1 = _up(math.sqrt(d / (2.0 * r1)))
         one_way = []
         for j in range(d):
-            hist = weighted_bincount(codes_t[j], w_scaled, card[j])
-            one_way.append(measure(hist, sigma1))
+            one_way.append(measure(stats.counts(j), sigma1))
             measurements.append(Measurement("1-way", (schema.names[j],), sigma1, r1 / d, card[j], math.sqrt(d)))
 
         # compression of rare levels (post-processing) ---------------------------
@@ -311,9 +580,10 @@ class MarginalSynthesizer:
             groups.append((rare, np.maximum(y[rare], 0.0)))
             y1.append(np.append(y[sup], y[rare].sum()) if n_rare else y.copy())
             v1.append(np.append(np.full(n_sup, sigma1 ** 2), n_rare * sigma1 ** 2) if n_rare else np.full(n_sup, sigma1 ** 2))
-        ccodes = codes_t  # compressed in place (the raw codes are not needed any more)
-        for j in range(d):
-            ccodes[j] = maps[j][codes_t[j]]
+
+        def compressed(a, b):
+            """Weighted 2-way counts of (a, b) over the compressed levels (exact, then count units)."""
+            return _to_counts(_compress(stats.pair_units(a, b), maps[a], maps[b], ccard[a], ccard[b]))
 
         # 2. selection -------------------------------------------------------------
         pairs = list(itertools.combinations(range(d), 2))
@@ -325,8 +595,7 @@ class MarginalSynthesizer:
             probs = [np.maximum(y, 0.0) / max(np.maximum(y, 0.0).sum(), 1e-300) for y in y1]
             scores = np.empty(len(pairs))
             for k, (a, b) in enumerate(pairs):
-                true_ab = weighted_bincount2(ccodes[a], ccodes[b], ccard[a], ccard[b], w)
-                scores[k] = np.abs(true_ab - total0 * np.outer(probs[a], probs[b])).sum()
+                scores[k] = np.abs(compressed(a, b) - total0 * np.outer(probs[a], probs[b])).sum()
             eps_round = _down(math.sqrt(8.0 * rs / (d - 1)))
             edges = kruskal_select(
                 d, pairs, scores,
@@ -341,12 +610,14 @@ class MarginalSynthesizer:
         if edges:
             sigma2 = _up(math.sqrt(len(edges) / (2.0 * r2)))
             for a, b in edges:
-                hist = weighted_bincount2(ccodes[a], ccodes[b], ccard[a], ccard[b], w_scaled)
+                hist = compressed(a, b)
                 two_way[(a, b)] = measure(hist.ravel(), sigma2).reshape(ccard[a], ccard[b])
                 measurements.append(Measurement("2-way", (schema.names[a], schema.names[b]), sigma2,
                                                 r2 / len(edges), ccard[a] * ccard[b], math.sqrt(len(edges))))
         else:
             sigma2 = None
+        self.noisy_one_way_ = one_way
+        self.noisy_two_way_ = {(schema.names[a], schema.names[b]): t for (a, b), t in two_way.items()}
         self._fit_model(d, card, ccard, y1, v1, two_way, sigma2, edges, maps, groups)
         self.schema_ = schema
         self.rho = rho
@@ -409,7 +680,9 @@ class MarginalSynthesizer:
     def sample(self, n: int, rng=None) -> dict:
         """Draw ``n`` synthetic records (post-processing: spends no budget).
 
-        The same ``rng`` seed gives the same rows for any thread count.
+        The same ``rng`` seed gives the same rows for any thread count. Rows
+        are decoded in blocks of ``SAMPLE_BLOCK`` rows (cache-friendly; the
+        memory is one int32 code table plus the output).
 
         Returns
         -------
@@ -417,25 +690,44 @@ class MarginalSynthesizer:
             One array per schema column, decoded by the schema (continuous
             values uniform within their bin).
         """
+        out = None
+        for lo, hi, n, block in self.sample_blocks(n, rng):
+            if out is None:
+                out = {k: np.empty(n, dtype=v.dtype) for k, v in block.items()}
+            for k, v in block.items():
+                out[k][lo:hi] = v
+        return out
+
+    def sample_blocks(self, n: int, rng=None):
+        """Draw ``n`` records as consecutive row blocks: yields ``(lo, hi, n, block_dict)``.
+
+        The same rows as :meth:`sample` with the same ``rng``; lets a caller
+        write them straight into its own output (a 2-D array, a file) without
+        holding two copies.
+        """
         if self.rho is None:
             raise NotFittedError("MarginalSynthesizer.sample needs a fitted model; call fit first.")
         n = check_int(n, "n", "MarginalSynthesizer.sample", low=0)
         gen = as_generator(rng, "MarginalSynthesizer.sample")
         seed = int(gen.integers(0, 2 ** 63, dtype=np.int64))
         ccodes = sample_tree(n, self._order, self._parent, self._card, self._offsets, self._cdf, seed)
-        codes = np.empty_like(ccodes)
+        plan = []
         for j, m in enumerate(self._maps):
             rare, mass = self._groups[j]
             n_sup = int(self._card[j]) - (1 if rare.size else 0)
             inverse = np.nonzero(m < n_sup)[0] if n_sup else np.zeros(0, dtype=np.int64)
-            col = ccodes[:, j]
+            p = None
             if rare.size:
-                is_rare = col == n_sup
                 p = mass / mass.sum() if mass.sum() > 0 else np.full(rare.size, 1.0 / rare.size)
-                out = np.empty(n, dtype=np.int32)
-                out[~is_rare] = inverse[col[~is_rare]]
-                out[is_rare] = rare[gen.choice(rare.size, size=int(is_rare.sum()), p=p)]
-                codes[:, j] = out
-            else:
-                codes[:, j] = inverse[col]
-        return self.schema_.decode_marginal(codes, gen)
+                inverse = np.append(inverse, -1)  # the merged cell: drawn below
+            plan.append((inverse, rare, p, n_sup))
+        for lo in range(0, max(n, 1), SAMPLE_BLOCK):
+            hi = min(n, lo + SAMPLE_BLOCK)
+            codes = np.ascontiguousarray(ccodes[lo:hi].T)  # (d, block): contiguous columns
+            for j, (inverse, rare, p, n_sup) in enumerate(plan):
+                col = inverse[codes[j]]
+                if rare.size:
+                    is_rare = codes[j] == n_sup
+                    col[is_rare] = rare[gen.choice(rare.size, size=int(is_rare.sum()), p=p)]
+                codes[j] = col
+            yield lo, hi, n, self.schema_.decode_marginal(codes.T, gen)
