@@ -302,8 +302,6 @@ def test_bad_delta(delta, exc, match, schema):
         _model(schema, delta=delta)
 
 
-@pytest.mark.xfail(strict=True, reason="REPS.fit does not warn when delta > 1/n (n is known only in fit; "
-                                       "fix in pipeline.py: warn WeakPrivacyWarning after validation)")
 def test_delta_above_one_over_n_warns(schema, data):
     with pytest.warns(redp.errors.WeakPrivacyWarning, match="delta"):
         _model(schema, delta=0.1).fit(data)  # 30 rows: 1/n = 0.033

@@ -358,6 +358,7 @@ class REPS:
             synth_1 = scorer.synthesizer if scorer.synthesizer is not None else MarginalSynthesizer()
             synth_1.check_domain(self.schema)
             stats_1, n, clamped = runner.statistics(synth_1, None, stage="stage-1 statistics")
+            self._warn_weak_delta(n)
             with clock("stage-1 fit"):
                 ledger.spend(rho_1, name=f"stage 1: {type(scorer).__name__}")
                 _fit_reference_scorer(scorer, synth_1, stats_1, rho_1, noise_1)
@@ -374,6 +375,7 @@ class REPS:
                 stats_2, _, _ = runner.statistics(synth, weights, stage="stage-2 statistics")
         else:
             stats_2, n, clamped = runner.statistics(synth, None, stage="stage-2 statistics")
+            self._warn_weak_delta(n)
             weights = np.ones(n, dtype=np.float64)
         with clock("measurement"):
             ledger.spend(rho_2, name=f"stage 2: weighted {type(synth).__name__}")
@@ -386,6 +388,20 @@ class REPS:
         self.fit_timings_ = timings
         self.fit_chunks_ = getattr(runner, "n_chunks", None)
         return self
+
+    def _warn_weak_delta(self, n: int) -> None:
+        """delta above 1/n allows releasing a whole record: legal, but warn loudly."""
+        if n > 0 and self.delta > 1.0 / n:
+            import warnings
+
+            from .errors import WeakPrivacyWarning
+
+            warnings.warn(
+                f"delta={self.delta:g} exceeds 1/n = {1.0 / n:.3g} for n={n} records: a mechanism may then "
+                "publish some records in the clear. Choose delta well below 1/n (e.g. 1e-6).",
+                WeakPrivacyWarning,
+                stacklevel=3,
+            )
 
     def _finish(self, scorer, synth, sample_rng, ledger, rho_1, rho_2, tau, weights, scores, eps_i, clamped):
         self.scorer_ = scorer
@@ -412,6 +428,7 @@ class REPS:
 
         table, validation = self.schema.validate(data, strict=self.strict)  # raises before any spend
         n = len(next(iter(table.values())))
+        self._warn_weak_delta(n)
         self._output_kind = _output_kind(data)
         noise_1, noise_2, perm_rng, sample_rng = self._streams()
 
