@@ -79,10 +79,14 @@ def _to_counts(units: np.ndarray) -> np.ndarray:
     return np.asarray(units, dtype=np.float64) / UNIT
 
 
+def _is_identity(level_map: np.ndarray) -> bool:
+    return bool(np.array_equal(level_map, np.arange(level_map.shape[0])))
+
+
 def _compress(units: np.ndarray, map_a: np.ndarray, map_b: np.ndarray, ca: int, cb: int) -> np.ndarray:
     """Sum the cells of an int64 (card_a, card_b) table into the compressed (ca, cb) levels, exactly."""
-    if ca == units.shape[0] and cb == units.shape[1]:
-        return units  # no level merged: the maps are the identity
+    if _is_identity(map_a) and _is_identity(map_b):
+        return units  # nothing merged or moved (one rare level keeps the size but moves to the end)
     out = np.zeros((ca, cb), dtype=np.int64)
     np.add.at(out, (map_a[:, None], map_b[None, :]), units)
     return out
