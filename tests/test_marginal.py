@@ -404,3 +404,13 @@ def test_one_rare_level_does_not_scramble_pairs():
     real_codes = schema.encode_marginal(schema.validate(table)[0])
     syn_codes = schema.encode_marginal(schema.validate(syn)[0])
     assert tvd_2way(real_codes, syn_codes, schema.cardinalities) < 0.03
+
+
+def test_discrete_noise_refuses_budgets_too_large_for_its_accounting():
+    from redp.errors import PrivacyParameterError
+
+    schema = Schema({"a": Categorical(["x", "y"]), "b": Categorical(["u", "v"])})
+    table = {"a": np.array(["x", "y"] * 10), "b": np.array(["u", "v"] * 10)}
+    with pytest.raises(PrivacyParameterError, match="noise='discrete' needs a noise scale"):
+        MarginalSynthesizer(noise="discrete").fit(table, schema, rho=1e6, rng=0)
+    MarginalSynthesizer(noise="discrete").fit(table, schema, rho=10.0, rng=0)  # ordinary budgets are fine

@@ -60,7 +60,7 @@ import numpy as np
 from .._kernels.ancestral import sample_tree
 from .._kernels.histogram import weighted_bincount, weighted_bincount2
 from .._validation import as_generator, check_int, check_real, check_rho
-from ..errors import DomainTooLargeError, InputTypeError, NotFittedError
+from ..errors import DomainTooLargeError, InputTypeError, NotFittedError, PrivacyParameterError
 from ..schema import Schema
 from .base import Measurement
 from .tree import estimate_total, fit_one_way, fit_pair, kruskal_select, tree_layout
@@ -558,6 +558,17 @@ class MarginalSynthesizer:
             return hist + np.asarray(mechanisms.gaussian_noise(hist.shape, sigma, noise_rng), dtype=np.float64)
 
         r1, rs, r2 = budget_split(rho, d, self.one_way_fraction, self.selection_fraction)
+        if self.noise == "discrete":
+            # The multivariate discrete Gaussian is rho-zCDP up to a term of order
+            # d * exp(-pi^2 sigma^2) (Canonne, Kamath, Steinke 2020, Thm 15); at
+            # sigma >= 4 grid units it is below 1e-60 and lost in the accountant's
+            # upward rounding. Below that we refuse rather than under-report.
+            smallest = min(math.sqrt(d / (2.0 * r1)), math.sqrt(max(d - 1, 1) / (2.0 * r2)) if r2 > 0 else math.inf)
+            if smallest * GRID < 4.0:
+                raise PrivacyParameterError(
+                    f"noise='discrete' needs a noise scale of at least 4/{GRID} counts, but rho={rho:g} over {d} "
+                    f"columns gives {smallest:.3g}. Use a smaller budget or noise='gaussian'."
+                )
         measurements = []
 
         # 1. one-way marginals ---------------------------------------------------
