@@ -23,7 +23,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "ben
 
 from common import clustered, gaussian, recall_at_k, safe_import  # noqa: E402
 
-import numpy as np  # noqa: E402
 
 from redp.neighbors import knn  # noqa: E402
 

@@ -216,7 +216,6 @@ def test_sample_arrays_matches_model_distribution():
     model.fit_arrays(np.zeros((4, 1), dtype=int), [3], np.full((4, 1), 0.5), epsilon=1.0,
                      delta=DELTA, rng=0)
     # overwrite with known parameters: pi = (0.25, 0.75), levels, N(0.3, 0.1) / N(0.7, 0.1)
-    K = 2
     th = np.zeros_like(model.theta_)
     th[:2] = np.log([0.25, 0.75])
     th[2:8] = np.log([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]).ravel()

@@ -5,7 +5,6 @@ are skipped when not installed. Recall of the approximate mode is tracked
 against the exact kernel on Gaussian and clustered data.
 """
 
-import numpy as np
 
 try:
     from .common import clustered, gaussian, recall_at_k, safe_import

@@ -48,7 +48,6 @@ class WeightedHistogram:
             np.bincount(self.codes, weights=self.w, minlength=n_cells)
 
     def track_gbytes_per_s(self, n, n_cells, backend):
-        import time
 
         fn = (lambda: redp_hist.weighted_bincount(self.codes, self.w, n_cells)) if backend == "redp" else (
             lambda: np.bincount(self.codes, weights=self.w, minlength=n_cells))
@@ -59,7 +58,6 @@ class WeightedHistogram:
 
 
 def _timed(fn):
-    import time
 
     t0 = time.perf_counter()
     fn()

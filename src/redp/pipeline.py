@@ -678,29 +678,8 @@ _NO_CLOCK = _StageClock({}, None)
 
 
 def _fit_reference_scorer(scorer, synth, stats, rho, rng):
-    """Fit a ReferenceKNNScorer from stage-1 statistics, exactly as ``scorer.fit(table)`` would.
-
-    Same streams, same order: (noise, sampling) spawned from ``rng``; the
-    synthesizer is fitted from ``stats`` instead of the table.
-    """
-    fit_statistics = getattr(scorer, "fit_statistics", None)
-    if fit_statistics is not None:  # a scorer that knows how (preferred)
-        return fit_statistics(stats, rho=rho, rng=rng, synthesizer=synth)
-    from ._validation import check_rho
-    from .neighbors import knn
-    from .scoring import _sampling_generator, _spawn
-
-    rho = check_rho(rho, "ReferenceKNNScorer.fit")
-    mechanisms.resolve_rng(rng)
-    noise_rng, sample_rng = _spawn(rng, 2)
-    synth.fit_from_statistics(stats, scorer.schema, rho=rho, rng=noise_rng)
-    reference = scorer.schema.encode_distance(synth.sample(scorer.n_reference, rng=_sampling_generator(sample_rng)))
-    dist, _ = knn(reference, None, k=scorer.k, backend=scorer.backend)
-    scorer.synthesizer_ = synth
-    scorer.reference_ = reference
-    scorer.reference_scores_ = dist.mean(axis=1, dtype=np.float64)
-    scorer.rho = rho
-    return scorer
+    """Fit a ReferenceKNNScorer from stage-1 statistics, exactly as ``scorer.fit(table)`` would."""
+    return scorer.fit_statistics(stats, rho=rho, rng=rng, synthesizer=synth)
 
 
 @dataclass

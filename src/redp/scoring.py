@@ -122,15 +122,29 @@ class ReferenceKNNScorer(_Scorer):
 
     def fit(self, X, rho: float, rng=None) -> "ReferenceKNNScorer":
         """Spend ``rho`` (zCDP) on the reference synthesizer and sample ``R``."""
-        from .neighbors import knn
         from .synth import MarginalSynthesizer
 
         rho = check_rho(rho, "ReferenceKNNScorer.fit")
         table = self._table(X)
+        synth = self.synthesizer if self.synthesizer is not None else MarginalSynthesizer()
+        return self._fit_reference(synth, rho, rng, lambda noise: synth.fit(table, self.schema, None, rho=rho, rng=noise))
+
+    def fit_statistics(self, stats, *, rho: float, rng=None, synthesizer) -> "ReferenceKNNScorer":
+        """Like :meth:`fit`, from the additive statistics of a chunked or distributed pass.
+
+        ``synthesizer.fit_from_statistics(stats, ...)`` replaces ``synthesizer.fit(table, ...)``;
+        the streams and their order are the same, so both give identical scores.
+        """
+        rho = check_rho(rho, "ReferenceKNNScorer.fit_statistics")
+        return self._fit_reference(synthesizer, rho, rng,
+                                   lambda noise: synthesizer.fit_from_statistics(stats, self.schema, rho=rho, rng=noise))
+
+    def _fit_reference(self, synth, rho, rng, fit_synth) -> "ReferenceKNNScorer":
+        from .neighbors import knn
+
         mechanisms.resolve_rng(rng)
         noise_rng, sample_rng = _spawn(rng, 2)
-        synth = self.synthesizer if self.synthesizer is not None else MarginalSynthesizer()
-        synth.fit(table, self.schema, None, rho=rho, rng=noise_rng)
+        fit_synth(noise_rng)
         reference = self.schema.encode_distance(synth.sample(self.n_reference, rng=_sampling_generator(sample_rng)))
         dist, _ = knn(reference, None, k=self.k, backend=self.backend)
         self.synthesizer_ = synth

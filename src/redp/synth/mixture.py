@@ -251,7 +251,6 @@ class MixtureSynthesizer:
 
         dp = WeightedDPSGD(sigma, self.max_grad_norm, self.sample_rate, n_public,
                            influence=self.influence, rng=dp_rng)
-        K = self.n_components
         offsets = np.zeros(cards.shape[0] + 1, dtype=np.int64)
         np.cumsum(cards, out=offsets[1:])
         C = int(offsets[-1])
