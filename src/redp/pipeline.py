@@ -338,20 +338,14 @@ class REPS:
 
     def _fit_streaming(self, runner, scorer, synth, output_kind, progress) -> "REPS":
         """Map-reduce fit (see :meth:`fit`): the one code path of local, chunked and Dask inputs."""
-        from .accounting import Budget, per_record_epsilon
+        from .accounting import per_record_epsilon
         from .synth import MarginalSynthesizer
 
         timings = {}
         clock = _StageClock(timings, progress)
         runner.clock = clock
         noise_1, noise_2, perm_rng, sample_rng = self._streams()
-        budget = Budget(epsilon=self.epsilon, delta=self.delta)
-        if scorer is None:
-            rho_1, rho_2 = 0.0, budget.rho
-        else:
-            rho_1, rho_2 = budget.split([self.score_fraction, 1.0 - self.score_fraction])
-        ledger = budget.ledger()
-        ledger.check(rho_1 + rho_2)
+        ledger, rho_1, rho_2 = self._budget(scorer)
         synth.check_domain(self.schema)  # refused before any pass over the data
         scores = tau = None
         if scorer is not None:
@@ -389,6 +383,19 @@ class REPS:
         self.fit_chunks_ = getattr(runner, "n_chunks", None)
         return self
 
+    def _budget(self, scorer):
+        """A fresh ledger and the (stage 1, stage 2) zCDP parts; no scorer: everything to stage 2."""
+        from .accounting import Budget
+
+        budget = Budget(epsilon=self.epsilon, delta=self.delta)
+        if scorer is None:
+            rho_1, rho_2 = 0.0, budget.rho
+        else:
+            rho_1, rho_2 = budget.split([self.score_fraction, 1.0 - self.score_fraction])
+        ledger = budget.ledger()
+        ledger.check(rho_1 + rho_2)
+        return ledger, rho_1, rho_2
+
     def _warn_weak_delta(self, n: int) -> None:
         """delta above 1/n allows releasing a whole record: legal, but warn loudly."""
         if n > 0 and self.delta > 1.0 / n:
@@ -424,7 +431,7 @@ class REPS:
 
     def _fit_in_memory(self, data, scorer, synth) -> "REPS":
         """Whole-table fit, for the mixture synthesizer and the scorers without additive statistics."""
-        from .accounting import DEFAULT_ORDERS, Budget, per_record_epsilon, subsampled_gaussian_rdp
+        from .accounting import DEFAULT_ORDERS, per_record_epsilon, subsampled_gaussian_rdp
 
         table, validation = self.schema.validate(data, strict=self.strict)  # raises before any spend
         n = len(next(iter(table.values())))
@@ -432,13 +439,7 @@ class REPS:
         self._output_kind = _output_kind(data)
         noise_1, noise_2, perm_rng, sample_rng = self._streams()
 
-        budget = Budget(epsilon=self.epsilon, delta=self.delta)
-        if scorer is None:
-            rho_1, rho_2 = 0.0, budget.rho
-        else:
-            rho_1, rho_2 = budget.split([self.score_fraction, 1.0 - self.score_fraction])
-        ledger = budget.ledger()
-        ledger.check(rho_1 + rho_2)
+        ledger, rho_1, rho_2 = self._budget(scorer)
 
         scores = tau = None
         if scorer is not None:

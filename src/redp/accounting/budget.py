@@ -38,7 +38,7 @@ import numpy as np
 from .._validation import check_real
 from ..errors import BudgetExceededError, InputTypeError, PrivacyParameterError
 from .gaussian import gaussian_zcdp
-from .rdp import DEFAULT_ORDERS, _as_orders, _check_rdp_values, _eps_matrix
+from .rdp import DEFAULT_ORDERS, _as_orders, _as_rdp_curve, _check_rdp_values, _eps_matrix
 from .zcdp import epsilon_to_zcdp, zcdp_to_epsilon
 
 __all__ = ["Budget", "PrivacyLedger", "LedgerEntry"]
@@ -401,15 +401,7 @@ class PrivacyLedger:
                 f"The 'orders' parameter of {func} must equal the ledger's orders (fixed by the first RDP "
                 "spend). Got different orders instead."
             )
-        try:
-            r = np.asarray(rdp, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise InputTypeError(f"The 'rdp' parameter of {func} must be an array of reals. Got {rdp!r} instead.") from exc
-        if r.shape != arr.shape:
-            raise PrivacyParameterError(
-                f"The 'rdp' parameter of {func} must have one value per order. "
-                f"Got {r.shape[0]} values for {arr.shape[0]} orders instead."
-            )
+        r = _as_rdp_curve(rdp, arr, func)
         _check_rdp_values(r, func)
         if self._orders is None:
             self._orders = arr  # provisional, reverted below if the check fails

@@ -166,6 +166,20 @@ def _check_rdp_values(rdp, func):
         )
 
 
+def _as_rdp_curve(rdp, orders: np.ndarray, func: str) -> np.ndarray:
+    """``rdp`` as a float64 vector with one value per order, or a typed error."""
+    try:
+        r = np.asarray(rdp, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise InputTypeError(f"The 'rdp' parameter of {func} must be an array of reals. Got {rdp!r} instead.") from exc
+    if r.shape != orders.shape:
+        raise PrivacyParameterError(
+            f"The 'rdp' parameter of {func} must have one value per order. "
+            f"Got {r.shape[0]} values for {orders.shape[0]} orders instead."
+        )
+    return r
+
+
 def rdp_to_epsilon(orders, rdp, delta):
     r"""Convert an RDP curve to (epsilon, delta)-DP, minimising over the orders.
 
@@ -205,15 +219,7 @@ def rdp_to_epsilon(orders, rdp, delta):
     """
     func = "rdp_to_epsilon"
     arr, _ = _as_orders(orders, func)
-    try:
-        r = np.asarray(rdp, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError) as exc:
-        raise InputTypeError(f"The 'rdp' parameter of {func} must be an array of reals. Got {rdp!r} instead.") from exc
-    if r.shape != arr.shape:
-        raise PrivacyParameterError(
-            f"The 'rdp' parameter of {func} must have one value per order. "
-            f"Got {r.shape[0]} values for {arr.shape[0]} orders instead."
-        )
+    r = _as_rdp_curve(rdp, arr, func)
     delta = check_real(delta, "delta", func, low=0.0, high=1.0, low_open=True, high_open=True,
                        error=PrivacyParameterError)
     _check_rdp_values(r, func)
