@@ -116,3 +116,33 @@ def test_zcdp_calibration_fits_a_ledger_exactly():
 def test_bad_parameters(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_smallest_feasible_returns_an_evaluated_feasible_point():
+    from redp.accounting._search import smallest_feasible
+
+    seen = []
+
+    def ok(x):
+        seen.append(x)
+        return x >= 3.0
+
+    x = smallest_feasible(ok, 100.0, error=ValueError("none"))
+    assert x >= 3.0 and x in seen and math.nextafter(x, 0.0) < 3.0
+    assert smallest_feasible(lambda v: v >= 3.0, 1.0, rtol=1e-3, error=ValueError()) <= 3.0 * (1 + 1e-3)
+    assert smallest_feasible(lambda v: True, 1.0, lower=0.1, error=ValueError()) == pytest.approx(0.125)
+    with pytest.raises(ValueError, match="none"):
+        smallest_feasible(lambda v: False, 1.0, upper=1e3, error=ValueError("none"))
+
+
+def test_calibrate_dpsgd_with_prior_rho():
+    from redp.errors import BudgetExceededError
+
+    sigma0 = calibrate_dpsgd(3.0, 1e-6, 0.02, 500)
+    sigma = calibrate_dpsgd(3.0, 1e-6, 0.02, 500, prior_rho=0.05)
+    orders = np.asarray(DEFAULT_ORDERS)
+    rdp = lambda s: subsampled_gaussian_rdp(0.02, s, 500, orders) + 0.05 * orders  # noqa: E731
+    assert sigma > sigma0
+    assert rdp_to_epsilon(orders, rdp(sigma), 1e-6)[0] <= 3.0 < rdp_to_epsilon(orders, rdp(sigma * (1 - 1e-6)), 1e-6)[0]
+    with pytest.raises(BudgetExceededError, match="leaves nothing of epsilon = 1 for DP-SGD"):
+        calibrate_dpsgd(1.0, 1e-6, 0.02, 500, prior_rho=1.0)

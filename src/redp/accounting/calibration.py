@@ -30,8 +30,9 @@ import math
 import numpy as np
 
 from .._validation import check_int, check_real
-from ..errors import PrivacyParameterError
+from ..errors import BudgetExceededError, PrivacyParameterError
 from . import _series
+from ._search import smallest_feasible
 from .gaussian import _check_sensitivity, _composed_sensitivity, _smallest_sigma, gaussian_zcdp
 from .rdp import DEFAULT_ORDERS, _as_orders, _eps_matrix, _raise_nan
 
@@ -138,16 +139,19 @@ def calibrate_gaussian_zcdp(rho, n_measurements=1, sensitivity=1.0) -> float:
     )
 
 
-def _dpsgd_epsilon(q, sigma, steps, orders, log_delta, func="calibrate_dpsgd"):
+def _dpsgd_epsilon(q, sigma, steps, orders, log_delta, func="calibrate_dpsgd", prior_rdp=0.0):
     one = _series.rdp_orders(q, sigma, orders)
     if np.isnan(one).any():
         _raise_nan(func, q, sigma, orders, one)
-    eps = _eps_matrix(orders, (steps * one)[None, :], log_delta)[0]
+    eps = _eps_matrix(orders, (steps * one + prior_rdp)[None, :], log_delta)[0]
     return max(float(np.min(eps)), 0.0)
 
 
-def calibrate_dpsgd(epsilon, delta, q, steps, orders=DEFAULT_ORDERS) -> float:
+def calibrate_dpsgd(epsilon, delta, q, steps, orders=DEFAULT_ORDERS, *, prior_rho=0.0) -> float:
     r"""Smallest noise multiplier for ``steps`` steps of DP-SGD to be (epsilon, delta)-DP.
+
+    ``prior_rho`` is zCDP already spent (e.g. on private scoring); it enters the
+    composition as the RDP curve ``alpha * prior_rho`` before conversion.
 
     Accounting: Poisson-subsampled Gaussian RDP at rate ``q`` (add/remove,
     :func:`~redp.accounting.subsampled_gaussian_rdp`), converted with
@@ -166,10 +170,17 @@ def calibrate_dpsgd(epsilon, delta, q, steps, orders=DEFAULT_ORDERS) -> float:
     steps : int
         In ``[1, inf)``.
     orders : array_like of float, default=DEFAULT_ORDERS
+    prior_rho : float, default 0.0
+        zCDP spent before DP-SGD, ``>= 0``.
 
     Returns
     -------
     noise_multiplier : float
+
+    Raises
+    ------
+    BudgetExceededError
+        If ``prior_rho`` alone already uses up ``epsilon`` at ``delta``.
 
     Examples
     --------
@@ -181,31 +192,22 @@ def calibrate_dpsgd(epsilon, delta, q, steps, orders=DEFAULT_ORDERS) -> float:
     epsilon, delta = _check_eps_delta(epsilon, delta, func)
     q = check_real(q, "q", func, low=0.0, high=1.0, low_open=True, error=PrivacyParameterError)
     steps = check_int(steps, "steps", func, low=1)
+    prior_rho = check_real(prior_rho, "prior_rho", func, low=0.0, error=PrivacyParameterError)
     arr, _ = _as_orders(orders, func)
     log_delta = math.log(delta)
+    prior_rdp = arr * prior_rho
+    if prior_rho > 0.0:
+        floor = float(np.min(_eps_matrix(arr, prior_rdp[None, :], log_delta)[0]))
+        if floor >= epsilon:
+            raise BudgetExceededError(
+                f"The 'prior_rho' parameter of {func} already spends epsilon = {floor:.6g} at delta = {delta:g}, "
+                f"which leaves nothing of epsilon = {epsilon:g} for DP-SGD. Lower prior_rho or raise epsilon."
+            )
 
     def ok(s):
-        return _dpsgd_epsilon(q, s, steps, arr, log_delta) <= epsilon
+        return _dpsgd_epsilon(q, s, steps, arr, log_delta, func, prior_rdp) <= epsilon
 
-    lo = hi = 1.0
-    for _ in range(200):
-        if not ok(hi):
-            lo, hi = hi, hi * 2.0
-        elif ok(lo):
-            hi, lo = lo, lo / 2.0
-        else:
-            break
-    else:
-        raise PrivacyParameterError(
-            f"calibrate_dpsgd found no noise multiplier for epsilon={epsilon!r}, delta={delta!r}, "
-            f"q={q!r}, steps={steps!r} over the given orders (try more or larger orders)."
-        )
-    while hi / lo > 1.0 + 1e-9:
-        mid = math.sqrt(lo * hi)
-        if not lo < mid < hi:
-            break
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return smallest_feasible(ok, 1.0, rtol=1e-9, max_steps=200, error=PrivacyParameterError(
+        f"{func} found no noise multiplier for epsilon={epsilon!r}, delta={delta!r}, "
+        f"q={q!r}, steps={steps!r} over the given orders (try more or larger orders)."
+    ))

@@ -33,6 +33,7 @@ import numpy as np
 
 from .._validation import check_real
 from ..errors import NumericalPrecisionError, PrivacyParameterError
+from ._search import smallest_feasible
 from ._special import log_ndtr
 
 _ULP1 = 2.0**-52
@@ -191,26 +192,9 @@ def _smallest_sigma(epsilon: float, log_delta: float, sensitivity: float) -> flo
 
     # classical sqrt(2 log(1.25/delta)) / epsilon as a starting point
     guess = sensitivity * math.sqrt(2.0 * max(math.log(1.25) - log_delta, 1e-3)) / epsilon
-    lo = hi = guess
-    for _ in range(2100):
-        if not ok(hi):
-            lo, hi = hi, hi * 2.0
-        elif ok(lo):
-            hi, lo = lo, lo / 2.0
-        else:
-            break
-    else:  # pragma: no cover - only for absurd inputs
-        raise NumericalPrecisionError("gaussian_sigma could not bracket the noise scale.")
-    # invariant: ok(hi) and not ok(lo); bisect in log space down to adjacent doubles
-    for _ in range(200):
-        mid = math.sqrt(lo * hi)
-        if not lo < mid < hi:
-            break
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return smallest_feasible(
+        ok, guess, error=NumericalPrecisionError("gaussian_sigma could not bracket the noise scale.")
+    )
 
 
 def gaussian_sigma(epsilon, delta, sensitivity=1.0) -> float:

@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import accounting, mechanisms
 from .._validation import as_generator, check_epsilon, check_int, check_real
-from ..errors import BudgetExceededError, InputTypeError, ParameterError, PrivacyParameterError
+from ..errors import InputTypeError, ParameterError, PrivacyParameterError
 
 __all__ = ["WeightedDPSGD", "calibrate_noise_multiplier", "individual_sampling_epsilon"]
 
@@ -159,8 +159,7 @@ def individual_sampling_epsilon(weights, delta, *, sample_rate, noise_multiplier
     return table[buckets]
 
 
-def calibrate_noise_multiplier(epsilon, delta, sample_rate, steps, prior_rho=0.0, *, orders=None,
-                               rtol=1e-6):
+def calibrate_noise_multiplier(epsilon, delta, sample_rate, steps, prior_rho=0.0, *, orders=None):
     """Smallest noise multiplier meeting ``(epsilon, delta)`` after ``prior_rho``.
 
     Solves for ``sigma`` such that
@@ -170,9 +169,8 @@ def calibrate_noise_multiplier(epsilon, delta, sample_rate, steps, prior_rho=0.0
         \\mathrm{conv}_\\delta\\big(\\alpha\\, \\rho_0 + T\\, R_q(\\alpha; \\sigma)\\big) \\le \\varepsilon,
 
     where ``rho_0 = prior_rho`` is zCDP already spent (entering as RDP
-    ``alpha * rho_0``). The answer never overshoots: the returned ``sigma`` is
-    the upper end of a bisection bracket, so its epsilon is ``<= epsilon``.
-    With ``prior_rho == 0`` it defers to :func:`redp.accounting.calibrate_dpsgd`.
+    ``alpha * rho_0``). The search is :func:`redp.accounting.calibrate_dpsgd`'s,
+    so the answer never overshoots.
 
     Parameters
     ----------
@@ -188,8 +186,6 @@ def calibrate_noise_multiplier(epsilon, delta, sample_rate, steps, prior_rho=0.0
         zCDP spent before DP-SGD (for example on private scoring).
     orders : array_like of float, optional
         RDP orders; default :data:`redp.accounting.DEFAULT_ORDERS`.
-    rtol : float, default 1e-6
-        Relative width of the final bisection bracket.
 
     Returns
     -------
@@ -214,43 +210,7 @@ def calibrate_noise_multiplier(epsilon, delta, sample_rate, steps, prior_rho=0.0
                    error=PrivacyParameterError)
     steps = check_int(steps, "steps", func, low=1)
     prior_rho = _check_rho0(prior_rho, "prior_rho", func)
-    if prior_rho == 0.0 and orders is None:
-        return float(accounting.calibrate_dpsgd(epsilon, delta, q, steps))
-    orders = _orders(orders)
-    prior = orders * prior_rho
-
-    def eps_of(sigma):
-        return _rdp_to_eps(orders, prior + _dpsgd_rdp(q, sigma, steps, orders), delta)
-
-    floor = _rdp_to_eps(orders, prior, delta)
-    if floor >= epsilon:
-        raise BudgetExceededError(
-            f"The 'prior_rho' parameter of {func} already spends epsilon = {floor:.6g} at "
-            f"delta = {delta:g}, which leaves nothing of epsilon = {epsilon:g} for DP-SGD. "
-            "Lower prior_rho or raise epsilon."
-        )
-    hi = 1.0
-    if eps_of(hi) <= epsilon:  # shrink: the answer is below 1
-        lo = 0.5
-        while eps_of(lo) <= epsilon and lo > 1e-4:
-            hi, lo = lo, lo / 2.0
-    else:  # grow: eps_of(hi) > epsilon
-        while eps_of(hi) > epsilon:
-            if hi > 1e8:
-                raise BudgetExceededError(
-                    f"No noise multiplier up to 1e8 meets epsilon = {epsilon:g} at "
-                    f"delta = {delta:g} after prior_rho = {prior_rho:g}; the remaining budget "
-                    "is too small."
-                )
-            hi *= 2.0
-        lo = hi / 2.0
-    while hi - lo > rtol * hi:
-        mid = 0.5 * (lo + hi)
-        if eps_of(mid) <= epsilon:
-            hi = mid
-        else:
-            lo = mid
-    return float(hi)
+    return float(accounting.calibrate_dpsgd(epsilon, delta, q, steps, _orders(orders), prior_rho=prior_rho))
 
 
 class _SecureUniform:
