@@ -328,3 +328,28 @@ def test_propose_schema_numpy_array_and_constant_column():
     with pytest.warns(NonPrivateInputWarning):
         s = propose_schema(np.array([[1.0, 5.0], [1.0, 6.5]]))
     assert s.names == ("x0", "x1") and s.columns["x0"] == Integer(1, 2)
+
+
+def test_validated_table_is_revalidated_for_free_and_read_only():
+    import pickle
+
+    from redp.errors import MissingValueError
+    from redp.schema import ValidatedTable
+
+    s = Schema({"x": Continuous(0, 1), "c": Categorical(["a", "b"])})
+    t, report = s.validate({"x": [0.5, 2.0], "c": ["a", "b"]})
+    assert isinstance(t, ValidatedTable) and report.clamped == {"x": 1}
+    again, _ = s.validate(t)
+    assert again is t
+    with pytest.raises(TypeError, match="read-only"):
+        t["x"] = np.array([0.1, 0.2])
+    with pytest.raises(ValueError, match="read-only"):
+        t["x"][0] = np.nan
+    copy = dict(t)
+    copy["x"] = np.array([np.nan, 0.2])
+    with pytest.raises(MissingValueError):
+        s.validate(copy)
+    other = Schema({"x": Continuous(0, 10), "c": Categorical(["a", "b"])})
+    assert other.validate(t)[0] is not t  # a different schema checks again
+    restored = pickle.loads(pickle.dumps(t))
+    assert isinstance(restored, ValidatedTable) and s.validate(restored)[0] is restored

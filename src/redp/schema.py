@@ -64,6 +64,7 @@ __all__ = [
     "Integer",
     "Categorical",
     "Schema",
+    "ValidatedTable",
     "ValidationReport",
     "propose_schema",
 ]
@@ -343,6 +344,39 @@ def _spec_from_dict(d: dict):
 # --------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------
+
+
+class ValidatedTable(dict):
+    """The table :meth:`Schema.validate` returns: read-only columns, already checked.
+
+    Validating it again against the same schema is free (the pipeline, the
+    scorers and the synthesizers all accept raw data and validate it; this is
+    what keeps that from costing one full pass each). Columns are read-only so
+    the checks stay true; ``dict(table)`` gives an ordinary, editable copy,
+    which is validated again when used.
+
+    >>> t, _ = Schema({"x": Continuous(0, 1)}).validate({"x": [0.5]})
+    >>> t["x"] = [2.0]
+    Traceback (most recent call last):
+    ...
+    TypeError: A validated table is read-only: copy it with dict(table) to change it.
+    """
+
+    __slots__ = ("schema",)
+
+    def __init__(self, columns: dict, schema):
+        super().__init__(columns)
+        self.schema = schema
+        for column in columns.values():
+            column.flags.writeable = False
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("A validated table is read-only: copy it with dict(table) to change it.")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _read_only
+
+    def __reduce__(self):
+        return (ValidatedTable, (dict(self), self.schema))
 
 
 @dataclass
@@ -662,7 +696,7 @@ class Schema:
 
         Returns
         -------
-        table : dict of str to ndarray
+        table : ValidatedTable (a read-only dict of str to ndarray)
             float64 for continuous, int64 for integer columns (clamped to the
             bounds), and the level values (an array of the levels' type) for
             categorical columns.
@@ -692,6 +726,8 @@ class Schema:
         ([0.5, 1.0], ['a', '?'], {'x': 1}, {'c': 1})
         """
         func = "Schema.validate"
+        if isinstance(data, ValidatedTable) and data.schema == self:
+            return data, ValidationReport(n_rows=len(next(iter(data.values()))))  # checked when it was made
         cols = _columns_of(data, self._names, func)
         n = len(next(iter(cols.values())))
         if n == 0:
@@ -726,7 +762,7 @@ class Schema:
                 x = x.astype(np.int64)
             table[name] = x
             report.clamped[name] = n_out
-        return table, report
+        return ValidatedTable(table, self), report
 
     def _table(self, table, func):
         """Columns of ``table`` (a validated table or anything validate() accepts), unchecked values."""
