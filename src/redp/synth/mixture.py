@@ -36,36 +36,25 @@ _MAX_STD = 1.0
 _OPTIMIZERS = ("adam", "sgd")
 
 
-def _as_codes(cat_codes, n, func):
-    if cat_codes is None:
-        return np.zeros((n if n is not None else 0, 0), dtype=np.int64)
-    a = np.asarray(cat_codes)
-    if a.dtype.kind not in "iub":
-        raise InputTypeError(
-            f"The 'cat_codes' parameter of {func} must be an integer array. Got dtype {a.dtype} instead."
-        )
+def _as_2d(x, name, n, func, *, kinds, dtype, what, layout):
+    """``x`` as a C-contiguous 2-D array of ``dtype``; ``None`` means no columns."""
+    if x is None:
+        return np.zeros((n if n is not None else 0, 0), dtype=dtype)
+    a = np.asarray(x)
+    if a.dtype.kind not in kinds:
+        raise InputTypeError(f"The '{name}' parameter of {func} must be {what} array. Got dtype {a.dtype} instead.")
     if a.ndim != 2:
-        raise ValueError(
-            f"The 'cat_codes' parameter of {func} must be a 2-D array (n, n_cat). "
-            f"Got shape {a.shape} instead."
-        )
-    return np.ascontiguousarray(a, dtype=np.int64)
+        raise ValueError(f"The '{name}' parameter of {func} must be a 2-D array {layout}. Got shape {a.shape} instead.")
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _as_codes(cat_codes, n, func):
+    return _as_2d(cat_codes, "cat_codes", n, func, kinds="iub", dtype=np.int64, what="an integer",
+                  layout="(n, n_cat)")
 
 
 def _as_cont(cont, n, func):
-    if cont is None:
-        return np.zeros((n if n is not None else 0, 0), dtype=np.float64)
-    a = np.asarray(cont)
-    if a.dtype.kind not in "iuf":
-        raise InputTypeError(
-            f"The 'cont' parameter of {func} must be a real array. Got dtype {a.dtype} instead."
-        )
-    if a.ndim != 2:
-        raise ValueError(
-            f"The 'cont' parameter of {func} must be a 2-D array (n, n_cont). "
-            f"Got shape {a.shape} instead."
-        )
-    a = np.ascontiguousarray(a, dtype=np.float64)
+    a = _as_2d(cont, "cont", n, func, kinds="iuf", dtype=np.float64, what="a real", layout="(n, n_cont)")
     if a.size and not (np.all(np.isfinite(a)) and a.min() >= 0.0 and a.max() <= 1.0):
         bad = np.argwhere(~(np.isfinite(a) & (a >= 0.0) & (a <= 1.0)))[0]
         raise SchemaError(
